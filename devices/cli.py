@@ -1,0 +1,128 @@
+"""`vestibule device ...` and `vestibule sim ...`: the technician's and the tests' view of devices.
+
+Each device class implements its commands in devices/<kind>/tool.py; this module only parses.
+Every handler returns an exit code: 0 ok, 1 device problem (clear message, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import threading
+
+from devices import registry
+from devices.errors import DeviceError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    device = sub.add_parser("device", help="read, test and drive one device directly")
+    dsub = device.add_subparsers(dest="device_cmd", required=True)
+
+    read = dsub.add_parser("read", help="print readings from a device")
+    read.add_argument("kind", choices=["oximeter", "thermometer", "scanner"])
+    read.add_argument("--port", required=True, help="device URL, e.g. serial:///dev/ttyUSB0")
+    read.add_argument("--protocol", help="contec|nonin (oximeter), bridge|optris (thermometer), cdc|hid (scanner)")
+    read.add_argument("--count", type=int, default=None, help="stop after N readings")
+    read.add_argument("--timeout", type=float, default=10.0, help="give up after S seconds with no reading")
+    read.add_argument("--json", action="store_true", help="one JSON object per line")
+    read.set_defaults(func=_read)
+
+    status = dsub.add_parser("status", help="ask a device for its status")
+    status.add_argument("kind", choices=["printer"])
+    status.add_argument("--printer", required=True, help="printer URL")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_status)
+
+    prn = dsub.add_parser("print", help="print a sample ticket or receipt")
+    prn.add_argument("--printer", required=True, help="printer URL")
+    prn.add_argument("--sample", choices=["ticket", "receipt"], default="ticket")
+    prn.add_argument("--lang", choices=["ru", "zh", "en"], default="ru")
+    prn.add_argument("--profile", default=None, help="python-escpos printer profile (code pages)")
+    prn.set_defaults(func=_print)
+
+    show = dsub.add_parser("show", help="show text on a call display")
+    show.add_argument("--display", required=True, help="display URL")
+    show.add_argument("--protocol", choices=["alpha", "modbus"], required=True)
+    show.add_argument("--address", default=None, help="Alpha sign address (hex, 00 = all) or Modbus unit id")
+    show.add_argument("--text", required=True)
+    show.set_defaults(func=_show)
+
+    sim = sub.add_parser("sim", help="run a device simulator on a pseudo-terminal until stopped")
+    sim.add_argument("kind", choices=registry.KINDS)
+    sim.add_argument("--protocol", required=True)
+    sim.add_argument("--link", default=None, help="path of the stable symlink to the pty")
+    sim.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="initial simulator setting, e.g. spo2=97 (repeatable)")
+    sim.set_defaults(func=_sim)
+
+
+def _tool(kind: str):
+    return importlib.import_module(f"devices.{kind}.tool")
+
+
+def _guarded(fn, *args, **kwargs) -> int:
+    try:
+        return fn(*args, **kwargs)
+    except DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _read(args) -> int:
+    defaults = {"oximeter": "contec", "thermometer": "bridge", "scanner": "cdc"}
+    protocol = args.protocol or defaults[args.kind]
+    return _guarded(_tool(args.kind).read, args.port, protocol, args.count, args.json, sys.stdout,
+                    timeout=args.timeout)
+
+
+def _status(args) -> int:
+    return _guarded(_tool("printer").status, args.printer, args.json, sys.stdout)
+
+
+def _print(args) -> int:
+    return _guarded(_tool("printer").print_sample, args.printer, args.sample, args.lang, sys.stdout,
+                    profile=args.profile)
+
+
+def _show(args) -> int:
+    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout)
+
+
+def _parse_setting(text: str):
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--set expects KEY=VALUE, got {text!r}")
+    for convert in (int, float):
+        try:
+            return key, convert(value)
+        except ValueError:
+            pass
+    return key, {"true": True, "false": False}.get(value.lower(), value)
+
+
+def _sim(args) -> int:
+    try:
+        cls = registry.simulator_class(args.kind, args.protocol)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    settings = dict(_parse_setting(s) for s in args.set)
+    try:
+        sim = cls(link_path=args.link, **settings)
+    except TypeError as exc:
+        print(f"error: unknown simulator setting: {exc}", file=sys.stderr)
+        return 2
+    path = sim.start()
+    print(f"{args.kind}/{args.protocol} simulator serving on {path}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0

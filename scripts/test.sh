@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the whole suite under a private virtual display; tests start their own Mosquitto brokers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build/screenshots
+export KIVY_NO_ARGS=1 KIVY_LOG_MODE=PYTHON KIVY_NO_CONSOLELOG=1
+exec xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

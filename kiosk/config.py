@@ -1,0 +1,235 @@
+"""The node's configuration: one TOML file, validated up front by pydantic.
+
+An error names the key path and what was expected (`vestibule config check FILE`), so a
+technician can fix the file without reading code.
+"""
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+LANGUAGES = ("ru", "zh", "en")
+Lang = Literal["ru", "zh", "en"]
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # safe as an MQTT topic level: no + # / or spaces
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(Strict):
+    id: str = Field(pattern=ID_PATTERN, description="site id, a topic level, e.g. spb-dunaisky")
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Moscow")
+    languages: list[Lang] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
+    default_language: Lang = "ru"
+    name: dict[Lang, str] = Field(default_factory=dict, description="clinic name per language, printed on receipts")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class NodeConfig(Strict):
+    id: str = Field(pattern=ID_PATTERN, description="node id, e.g. entrance-1")
+    store: Path = Field(description="SQLite file of the node's store")
+    outbox_max_rows: int = Field(default=500_000, ge=1000,
+                                 description="bound on undelivered events kept; beyond it new events are refused loudly")
+    retention_days: int = Field(default=1, ge=0, le=30,
+                                description="days personal data (cached schedule, check-ins) is kept")
+
+
+class BrokerConfig(Strict):
+    url: str = Field(description="mqtt://HOST:PORT (or mqtts://)")
+    username: str | None = None
+    password_file: Path | None = Field(default=None, description="file holding the password (never inline)")
+    keepalive_s: int = Field(default=15, ge=5, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("expected mqtt://HOST:PORT or mqtts://HOST:PORT")
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    def password(self) -> str | None:
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+class CoreConfig(Strict):
+    request_timeout_s: float = Field(default=3.0, gt=0, le=60,
+                                     description="after this the node answers from its cache")
+
+
+class ArrivalWindow(Strict):
+    early_minutes: int = Field(default=30, ge=0, le=24 * 60, description="check-in opens this long before the start")
+    late_minutes: int = Field(default=15, ge=0, le=24 * 60, description="check-in closes this long after the start")
+
+
+class ScreeningConfig(Strict):
+    fever_celsius: float = Field(default=37.5, ge=35, le=42)
+    spo2_min_percent: int = Field(default=94, ge=70, le=100)
+    pulse_min_bpm: int = Field(default=45, ge=20, le=200)
+    pulse_max_bpm: int = Field(default=120, ge=40, le=250)
+
+
+class ServiceConfig(Strict):
+    id: str = Field(pattern=ID_PATTERN, description="service id, e.g. registration")
+    prefix: str = Field(pattern=r"^[A-Z]$", description="ticket prefix letter, e.g. R")
+    names: dict[Lang, str] = Field(description="service name per language")
+    room: str | None = Field(default=None, description="where its tickets are called")
+    floor: int | None = None
+    specialty: str | None = Field(default=None, description="walk-in to any doctor of this specialty")
+
+
+DeviceKind = Literal["printer", "oximeter", "thermometer", "display", "scanner"]
+
+
+class DeviceConfig(Strict):
+    kind: DeviceKind
+    protocol: str = Field(description="driver protocol, e.g. escpos, contec, nonin, bridge, optris, alpha, modbus, cdc, hid")
+    url: str = Field(description="device URL: serial:///dev/vestibule/NAME, usb://VID:PID/SERIAL, tcp://H:P, file://PATH, sim://")
+    role: str | None = Field(default=None, description="where it serves: kiosk-1, screening-1, room 12 ...")
+    rooms: list[str] = Field(default_factory=list, description="display: the rooms whose calls it shows")
+    options: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_protocol(self):
+        from devices.registry import DRIVERS, protocols_for
+        if (self.kind, self.protocol) not in DRIVERS:
+            raise ValueError(f"protocol {self.protocol!r} is not known for {self.kind}; "
+                             f"expected one of {', '.join(protocols_for(self.kind))}")
+        from devices.url import parse_device_url
+        from devices.errors import BadDeviceURL
+        try:
+            parse_device_url(self.url)
+        except BadDeviceURL as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class VestibuleConfig(Strict):
+    site: SiteConfig
+    node: NodeConfig
+    broker: BrokerConfig
+    core: CoreConfig = CoreConfig()
+    arrival: ArrivalWindow = ArrivalWindow()
+    screening: ScreeningConfig = ScreeningConfig()
+    services: list[ServiceConfig] = Field(min_length=1)
+    devices: dict[str, DeviceConfig] = Field(default_factory=dict)
+
+    @field_validator("devices")
+    @classmethod
+    def _device_ids(cls, value: dict[str, DeviceConfig]) -> dict[str, DeviceConfig]:
+        import re
+        for name in value:
+            if not re.match(ID_PATTERN, name):
+                raise ValueError(f"device id {name!r} must be lowercase letters, digits and dashes")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_services(self):
+        prefixes = [s.prefix for s in self.services]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError(f"service prefixes must be unique, got {prefixes}")
+        ids = [s.id for s in self.services]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"service ids must be unique, got {ids}")
+        return self
+
+    def service(self, service_id: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def devices_of(self, kind: str) -> dict[str, DeviceConfig]:
+        return {name: dev for name, dev in self.devices.items() if dev.kind == kind}
+
+
+class ConfigError(Exception):
+    """The file could not be read or does not validate; `problems` lists (key path, message)."""
+
+    def __init__(self, path: Path, problems: list[tuple[str, str]]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {key}: {msg}" for key, msg in problems))
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def parse_config(data: dict, path: Path = Path("<config>")) -> VestibuleConfig:
+    try:
+        return VestibuleConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (misspelt? see config/example.toml)"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            problems.append((_key_path(err["loc"]), msg))
+        raise ConfigError(path, problems) from None
+
+
+def load_config(path: str | Path) -> VestibuleConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, [("(file)", "no such file")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("(syntax)", f"not valid TOML: {exc}")]) from None
+    config = parse_config(data, path)
+    # Relative store paths are relative to the config file, so a checkout runs anywhere.
+    if not config.node.store.is_absolute():
+        node = config.node.model_copy(update={"store": (path.parent / config.node.store).resolve()})
+        config = config.model_copy(update={"node": node})
+    return config
+
+
+def greeting_period(local: time) -> Literal["morning", "afternoon", "evening", "day"]:
+    """Greeting by time of day (002, cashier standard): 07–11, 11–17, 17–22; otherwise neutral."""
+    if time(7) <= local < time(11):
+        return "morning"
+    if time(11) <= local < time(17):
+        return "afternoon"
+    if time(17) <= local < time(22):
+        return "evening"
+    return "day"

@@ -1,0 +1,215 @@
+"""A thin MQTT 5 client on paho-mqtt 2.x shared by the controller, the stand-in core and the UIs.
+
+What it adds to paho: reconnect with backoff and subscriptions restored, a will that can change
+between connections (the node's will carries its session number), and request/response with
+ResponseTopic + CorrelationData + `transaction` and a timeout.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+import uuid
+from concurrent.futures import Future
+from typing import Any, Callable
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import BaseModel
+
+from mqtt.models import AnswerAdapter, ErrorAnswer, OkAnswer
+
+log = logging.getLogger("vestibule.mqtt")
+
+MessageHandler = Callable[[paho.MQTTMessage], None]
+MAX_PAYLOAD = 256 * 1024  # larger payloads are refused unread: nothing in the contract comes near
+
+
+class RequestTimeout(Exception):
+    """No answer within the bound (the responder is away or slow)."""
+
+
+def to_payload(body: BaseModel | dict | str | bytes | None) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, BaseModel):
+        return body.model_dump_json().encode("utf-8")
+    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+
+
+class MqttClient:
+    def __init__(self, host: str, port: int, client_id: str, *, role: str, reply_topic: str | None = None,
+                 username: str | None = None, password: str | None = None, tls: bool = False,
+                 keepalive: int = 15, max_inflight: int = 1000):
+        self.client_id = client_id
+        self.role = role
+        self.host, self.port, self.keepalive = host, port, keepalive
+        self.reply_topic = reply_topic
+        self.connected = threading.Event()
+        self._subs: dict[str, int] = {}
+        self._pending: dict[bytes, Future] = {}
+        self._pending_lock = threading.Lock()
+        self._on_connect: list[Callable[[], None]] = []
+        self._on_disconnect: list[Callable[[], None]] = []
+        self._will: tuple[str, bytes] | None = None
+        self._stopping = False
+
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        if username:
+            c.username_pw_set(username, password)
+        if tls:
+            c.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        c.reconnect_delay_set(min_delay=1, max_delay=16)
+        c.max_inflight_messages_set(max_inflight)
+        c.on_connect = self._handle_connect
+        c.on_disconnect = self._handle_disconnect
+        c.on_message = self._handle_unrouted
+        self.paho = c
+        if reply_topic:
+            c.message_callback_add(reply_topic, self._handle_reply)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def set_will(self, topic: str, body: BaseModel | dict, retain: bool = True) -> None:
+        """Takes effect at the next (re)connection: paho sends its will in every CONNECT."""
+        self._will = (topic, to_payload(body))
+        self.paho.will_set(topic, self._will[1], qos=1, retain=retain)
+
+    def on_connect(self, fn: Callable[[], None]) -> None:
+        self._on_connect.append(fn)
+
+    def on_disconnect(self, fn: Callable[[], None]) -> None:
+        self._on_disconnect.append(fn)
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0  # durable state is ours (the outbox), not the broker's
+        self.paho.connect_async(self.host, self.port, keepalive=self.keepalive, clean_start=True, properties=props)
+        self.paho.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def stop(self, final: tuple[str, BaseModel | dict] | None = None) -> None:
+        """Disconnect cleanly; `final` is published first (e.g. status online=false)."""
+        self._stopping = True
+        if final and self.connected.is_set():
+            info = self.paho.publish(final[0], to_payload(final[1]), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
+        self.paho.disconnect()
+        self.paho.loop_stop()
+
+    # -- pub/sub ----------------------------------------------------------------------------
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
+        self._subs[topic_filter] = qos
+        self.paho.message_callback_add(topic_filter, self._guard(handler))
+        if self.connected.is_set():
+            self.paho.subscribe(topic_filter, qos)
+
+    def publish(self, topic: str, body: BaseModel | dict | str | bytes | None, *, qos: int = 1,
+                retain: bool = False, properties: Properties | None = None) -> paho.MQTTMessageInfo:
+        return self.paho.publish(topic, to_payload(body), qos=qos, retain=retain, properties=properties)
+
+    # -- request / response -----------------------------------------------------------------
+    def request(self, topic: str, body: BaseModel | dict, timeout: float) -> OkAnswer | ErrorAnswer:
+        """Send a request and wait for its answer; raises RequestTimeout."""
+        if not self.reply_topic:
+            raise RuntimeError("this client was built without a reply topic")
+        if not self.connected.is_set():
+            raise RequestTimeout("not connected to the broker")
+        payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else dict(body)
+        correlation = uuid.uuid4().bytes
+        payload.setdefault("transaction", correlation.hex())
+        future: Future = Future()
+        with self._pending_lock:
+            self._pending[correlation] = future
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = self.reply_topic
+        props.CorrelationData = correlation
+        try:
+            self.paho.publish(topic, to_payload(payload), qos=1, properties=props)
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            raise RequestTimeout(f"no answer on {topic} within {timeout:.1f} s") from None
+        finally:
+            with self._pending_lock:
+                self._pending.pop(correlation, None)
+
+    def answer(self, request: paho.MQTTMessage, answer: OkAnswer | ErrorAnswer) -> bool:
+        """Publish an answer to the request's ResponseTopic; False when it named none."""
+        props_in = getattr(request, "properties", None)
+        response_topic = getattr(props_in, "ResponseTopic", None) if props_in else None
+        if not response_topic:
+            log.warning("request on %s has no ResponseTopic; answer %s not sent", request.topic, answer.status)
+            return False
+        props = Properties(PacketTypes.PUBLISH)
+        correlation = getattr(props_in, "CorrelationData", None)
+        if correlation is not None:
+            props.CorrelationData = correlation
+        self.paho.publish(response_topic, to_payload(answer), qos=1, properties=props)
+        return True
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused connection: %s", reason_code)
+            return
+        log.info("connected to %s:%s as %s", self.host, self.port, self.client_id)
+        subs = [(t, q) for t, q in self._subs.items()]
+        if self.reply_topic:
+            subs.append((self.reply_topic, 1))
+        if subs:
+            client.subscribe(subs)
+        self.connected.set()
+        for fn in self._on_connect:
+            self._call(fn)
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was:
+            log.warning("disconnected from broker (%s)%s", reason_code, "" if self._stopping else "; reconnecting")
+        for fn in self._on_disconnect:
+            self._call(fn)
+
+    def _handle_reply(self, client, userdata, msg: paho.MQTTMessage) -> None:
+        correlation = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
+        with self._pending_lock:
+            future = self._pending.get(correlation) if correlation else None
+        if future is None:
+            return  # a late answer to a request that already timed out
+        try:
+            future.set_result(AnswerAdapter.validate_json(msg.payload))
+        except Exception as exc:  # a malformed answer is the responder's bug; tell the caller
+            future.set_result(ErrorAnswer(error={"code": "bad_answer", "message": str(exc)[:200]}))
+
+    def _handle_unrouted(self, client, userdata, msg) -> None:
+        log.debug("message on %s with no handler", msg.topic)
+
+    @staticmethod
+    def _call(fn) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("callback %s failed", getattr(fn, "__name__", fn))
+
+    @staticmethod
+    def _guard(handler: MessageHandler):
+        def run(client, userdata, msg):
+            if len(msg.payload) > MAX_PAYLOAD:
+                log.warning("dropping %d-byte message on %s (limit %d)", len(msg.payload), msg.topic, MAX_PAYLOAD)
+                return
+            try:
+                handler(msg)
+            except Exception:  # one bad message must never stop the network thread
+                log.exception("handler for %s failed", msg.topic)
+        return run

@@ -1,0 +1,299 @@
+"""One pydantic model per payload of the MQTT contract (../shared/contract.md, docs/contract.md).
+
+Payloads that come from the core ignore unknown fields (the core may add some); payloads the
+node accepts as commands forbid them (a misspelt key is an error answer, not a silent default).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+TicketNo = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3}$", description="prefix letter and three digits, e.g. A023")]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+BookingCode = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9-]*$")]
+
+
+class Incoming(BaseModel):
+    """From the core: tolerant of added fields."""
+    model_config = ConfigDict(extra="ignore")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- status --------------------------------------------------------------------------------
+class CoreStatus(Incoming):
+    online: bool
+    ts: AwareDatetime
+
+
+class NodeStatus(Strict):
+    online: bool
+    session: int = Field(ge=0)
+    ts: AwareDatetime
+    version: str
+
+
+class DeviceStatusMessage(Strict):
+    device: Id
+    kind: Literal["printer", "oximeter", "thermometer", "display", "scanner"]
+    state: Literal["ready", "degraded", "fault", "offline"]
+    problems: list[str] = Field(default_factory=list)
+    ts: AwareDatetime
+
+
+# --- schedule ------------------------------------------------------------------------------
+class Patient(Incoming):
+    display: str
+    birth_date: date
+    phone_last4: str = Field(pattern=r"^[0-9]{4}$")
+    first_visit: bool = False
+
+
+class Doctor(Incoming):
+    id: Id
+    name: str
+    specialty: str
+
+
+class Appointment(Incoming):
+    booking: BookingCode
+    status: Literal["booked", "cancelled"]
+    patient: Patient
+    doctor: Doctor
+    room: str
+    floor: int
+    start: AwareDatetime
+    end: AwareDatetime
+    flags: list[str] = Field(default_factory=list)
+    site: str | None = None  # present when the core answers for another site
+
+    @property
+    def is_box(self) -> bool:
+        return "box" in self.flags
+
+    @property
+    def is_child(self) -> bool:
+        return "child" in self.flags
+
+
+class ScheduleSnapshot(Incoming):
+    date: date
+    version: int
+    appointments: list[Appointment]
+
+
+# --- events --------------------------------------------------------------------------------
+class TicketIssued(Strict):
+    ticket: TicketNo
+    service: str
+    priority: bool
+    channel: Literal["kiosk", "desk"]
+    booking: str | None
+    kiosk: str | None
+    printed: bool
+
+
+class CheckinCompleted(Strict):
+    booking: str
+    ticket: TicketNo
+    doctor_id: str
+    room: str
+    start: AwareDatetime
+    arrival: Literal["on_time", "early", "late"]
+    route: Literal["doctor", "registration", "box"]
+    channel: Literal["kiosk", "desk"] = "kiosk"
+    offline: bool = False  # decided from the cached schedule; the core must confirm
+
+
+class CheckinRejected(Strict):
+    reason: Literal["not_found", "too_early", "too_late", "cancelled", "other_site", "invalid",
+                    "representative_required"]
+    kiosk: str | None
+
+
+class BookingSameDay(Strict):
+    booking: str
+    doctor_id: str
+    room: str
+    start: AwareDatetime
+
+
+class Observation(Strict):
+    code: Literal["8310-5", "59408-5", "8867-4"]
+    value: float
+    unit: Literal["Cel", "%", "/min"]
+    site: Literal["forehead", "neck"] | None = None
+    device: str
+
+
+class ScreeningCompleted(Strict):
+    booking: str | None = None
+    ticket: str | None = None
+    observations: list[Observation]
+    decision: Literal["pass", "box", "refer"]
+    answers: dict[str, Any] = Field(default_factory=dict)
+
+
+class RoutingBox(Strict):
+    booking: str
+    doctor_id: str
+
+
+class CallDisplayed(Strict):
+    call_id: str
+    ticket: TicketNo
+    room: str
+    boards: list[str]
+    announced: bool
+    latency_ms: float
+
+
+class FeedbackSubmitted(Strict):
+    score: int = Field(ge=0, le=10)
+    ticket: str | None = None
+    booking: str | None = None
+    follow_up: bool
+
+
+class DeviceProblem(Strict):
+    device: str
+    kind: str
+    problem: str
+    cleared: bool = False  # our addition: the same problem going away
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "ticket.issued": TicketIssued,
+    "checkin.completed": CheckinCompleted,
+    "checkin.rejected": CheckinRejected,
+    "booking.same_day": BookingSameDay,
+    "screening.completed": ScreeningCompleted,
+    "routing.box": RoutingBox,
+    "call.displayed": CallDisplayed,
+    "feedback.submitted": FeedbackSubmitted,
+    "device.problem": DeviceProblem,
+}
+
+
+class EventEnvelope(Strict):
+    id: str = Field(pattern=ULID_PATTERN)
+    type: str
+    ts: AwareDatetime
+    site: str
+    node: str
+    session: int = Field(ge=0)
+    seq: int = Field(ge=1)
+    historical: bool
+    data: dict[str, Any]
+
+
+# --- requests to the core and answers ----------------------------------------------------
+class Request(Strict):
+    transaction: str | None = Field(default=None, max_length=128)
+
+
+class LookupByCode(Request):
+    by: Literal["code"]
+    code: BookingCode
+
+
+class LookupByPhone(Request):
+    by: Literal["phone"]
+    phone: str = Field(pattern=r"^\+?[0-9]{10,15}$")
+    birth_date: date
+
+
+BookingLookup = Annotated[Union[LookupByCode, LookupByPhone], Field(discriminator="by")]
+BookingLookupAdapter: TypeAdapter = TypeAdapter(BookingLookup)
+
+
+class CheckinRequest(Request):
+    booking: BookingCode
+    ticket: TicketNo
+
+
+class CheckinAnswer(Strict):
+    accepted: bool
+
+
+class SlotsSearch(Request):
+    specialty: str = Field(min_length=1, max_length=64)
+    date: date
+
+
+class Slot(Incoming):
+    doctor_id: str
+    start: AwareDatetime
+    room: str
+    doctor_name: str | None = None
+    floor: int | None = None
+
+
+class SlotsAnswer(Incoming):
+    slots: list[Slot]
+
+
+class NewPatient(Strict):
+    phone: str = Field(pattern=r"^\+?[0-9]{10,15}$")
+    birth_date: date
+
+
+class BookingCreate(Request):
+    slot: Slot
+    patient: NewPatient
+
+
+class ErrorBody(Strict):
+    code: str
+    message: str
+
+
+class OkAnswer(Strict):
+    status: Literal["ok"] = "ok"
+    data: dict[str, Any]
+    transaction: str | None = None
+
+
+class ErrorAnswer(Strict):
+    status: Literal["error"] = "error"
+    error: ErrorBody
+    transaction: str | None = None
+
+
+Answer = Annotated[Union[OkAnswer, ErrorAnswer], Field(discriminator="status")]
+AnswerAdapter: TypeAdapter = TypeAdapter(Answer)
+
+
+# --- calls and boards ----------------------------------------------------------------------
+class CallCommand(Incoming):
+    call_id: str = Field(min_length=1, max_length=64)
+    ticket: TicketNo
+    room: str = Field(min_length=1, max_length=16)
+    service: str | None = None
+    repeat: bool = False
+
+
+class BoardCall(Strict):
+    call_id: str
+    ticket: TicketNo
+    room: str
+    ts: AwareDatetime
+
+
+class BoardState(Strict):
+    """What every call board shows now: the most recent calls, newest first. No personal data."""
+    ts: AwareDatetime
+    calls: list[BoardCall]
+
+
+REQUEST_MODELS: dict[str, Any] = {
+    "booking.lookup": BookingLookupAdapter,
+    "checkin": CheckinRequest,
+    "slots.search": SlotsSearch,
+    "booking.create": BookingCreate,
+}

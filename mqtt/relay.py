@@ -1,0 +1,144 @@
+"""The one thread that moves outbox rows to the broker.
+
+It publishes only while the broker is connected AND the core's retained status says online
+(Sparkplug's rule: edge nodes are gated on the primary host). Rows go out in seq order at QoS 1,
+up to `window` in flight; a row is deleted only when its PUBACK arrives. After any disconnect the
+relay forgets what was in flight and starts again from the oldest undelivered row, so an event is
+delivered at least once and never lost. An event created before the current live period began
+(it waited for the broker or the core) is sent with `historical: true`.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+
+from paho.mqtt.enums import MQTTErrorCode as paho_rc
+
+from mqtt.client import MqttClient
+from mqtt.models import CoreStatus
+from mqtt.outbox import Outbox, PendingEvent
+from mqtt.topics import NodeTopics
+
+log = logging.getLogger("vestibule.relay")
+
+
+class Relay:
+    def __init__(self, client: MqttClient, outbox: Outbox, topics: NodeTopics, *, window: int = 500,
+                 batch: int = 500):
+        self.client = client
+        self.outbox = outbox
+        self.topics = topics
+        self.window = window  # below paho's max_inflight, so paho never queues beyond what it sends
+        self.batch = batch
+        self.core_online = False
+        self.live_since_ns: int | None = None  # start of the current live period
+        self.delivered_count = 0
+        self.last_progress = time.monotonic()  # for the watchdog: the relay loop is turning
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._acks: collections.deque = collections.deque()  # (mid, ok), appended by paho's thread
+        self._inflight: dict[int, int] = {}  # mid -> seq
+        self._last_sent = 0  # highest seq handed to paho; 0 at start: resend every undelivered row
+        self._thread: threading.Thread | None = None
+        self._retry_at = 0.0
+        self._prefix = ('"site":%s,"node":%s,' % (json.dumps(topics.site), json.dumps(topics.node_id)))
+        outbox.on_append = self._wake.set
+        client.paho.on_publish = self._on_publish
+        client.on_connect(self._wake.set)
+        client.subscribe(topics.core_status, self._on_core_status)
+
+    # -- from paho's network thread: lock-free (paho holds its own mutex while calling us) ------
+    def _on_core_status(self, msg) -> None:
+        try:
+            online = CoreStatus.model_validate_json(msg.payload).online if msg.payload else False
+        except ValueError:
+            log.warning("ignoring malformed core/status payload")
+            return
+        if online != self.core_online:
+            log.info("core is %s", "online" if online else "offline: events wait in the outbox")
+        self.core_online = online
+        self._wake.set()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        ok = not (reason_code is not None and getattr(reason_code, "is_failure", False))
+        self._acks.append((mid, ok))
+        self._wake.set()
+
+    @property
+    def live(self) -> bool:
+        return self.client.connected.is_set() and self.core_online
+
+    # -- the loop ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.last_progress = time.monotonic()
+            live = self.live
+            if live and self.live_since_ns is None:
+                self.live_since_ns = time.time_ns()
+            elif not live:
+                self.live_since_ns = None
+            try:
+                self._settle_acks()
+                if live and time.monotonic() >= self._retry_at:
+                    self._send_more()
+            except Exception:  # the store or paho failed: log, back off, never die
+                log.exception("relay step failed; retrying")
+                self._retry_at = time.monotonic() + 1.0
+            if not self._acks:
+                self._wake.wait(0.5)
+                self._wake.clear()
+
+    def _settle_acks(self) -> None:
+        # Publishing and recording a mid both happen on this thread, so an ack is always settled
+        # after its mid was recorded. Unknown mids are the controller's other publishes (status).
+        done: list[int] = []
+        while self._acks:
+            mid, ok = self._acks.popleft()
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                continue
+            if ok:
+                done.append(seq)
+            else:
+                # The broker refused it (ACL?). paho has dropped it: send again from here, later.
+                log.error("broker refused event seq %d; check the controller's ACL; retrying in 5 s", seq)
+                self._retry_at = time.monotonic() + 5
+                self._last_sent = min(self._last_sent, seq - 1)
+        if done:
+            self.outbox.delivered(done)
+            self.delivered_count += len(done)
+
+    def _send_more(self) -> None:
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return
+        rows = self.outbox.pending(self._last_sent, min(room, self.batch))
+        live_since = self.live_since_ns or time.time_ns()
+        for row in rows:
+            # Once handed to paho, a QoS 1 message is paho's to deliver: it resends it itself after
+            # a reconnect (same mid), so we keep the mid and never publish that row twice.
+            info = self.client.paho.publish(self.topics.event(row.type),
+                                            self._encode(row, row.created_ns < live_since), qos=1)
+            if info.rc == paho_rc.MQTT_ERR_QUEUE_SIZE:  # paho did not take it: try again next turn
+                return
+            self._inflight[info.mid] = row.seq
+            self._last_sent = row.seq
+
+    def _encode(self, row: PendingEvent, historical: bool) -> bytes:
+        # Built by hand from fields validated at append time: this is the relay's hot path.
+        return ('{"id":"%s","type":"%s","ts":"%s",%s"session":%d,"seq":%d,"historical":%s,"data":%s}' % (
+            row.id, row.type, row.ts, self._prefix, row.session, row.seq,
+            "true" if historical else "false", row.data)).encode("utf-8")

@@ -1,0 +1,45 @@
+"""Shared fixtures: a real Mosquitto per test (private port), temp SQLite files, the example config."""
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import parse_config
+from mqtt.broker import Broker
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(workdir=str(tmp_path / "broker"))
+    (tmp_path / "broker").mkdir()
+    b.start()
+    yield b
+    b.cleanup()
+
+
+def make_config(tmp_path: Path, broker_url: str, **overrides):
+    """The example config with the store in tmp_path, the broker given, and no sim:// devices."""
+    data = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
+    data["node"]["store"] = str(tmp_path / "node.db")
+    data["broker"]["url"] = broker_url
+    data["devices"] = overrides.pop("devices", {})
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    return parse_config(data)
+
+
+@pytest.fixture
+def node_config(tmp_path, broker):
+    return make_config(tmp_path, broker.url)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs(caplog):
+    caplog.set_level(logging.INFO, logger="vestibule")
+    yield

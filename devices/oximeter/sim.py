@@ -1,0 +1,192 @@
+"""Oximeter simulators: the exact protocol bytes over a pty, paced by the wall clock.
+
+ContecSim streams 60 live packets/s only after A1, stops on A2 or when no A1 came for
+stream_timeout_s (the real device stops after ~30 s), and answers A8/A9/AA/B0.
+NoninSim streams 75 Data Format 2 frames/s from power-on.
+"""
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import re
+import threading
+import time
+
+from devices.oximeter import contec, nonin
+from devices.sim_base import PtySimulator
+
+_MAX_BURST_S = 1.0  # after a stall, send at most this much backlog and drop the rest (as a UART would)
+
+
+class _OximeterSim(PtySimulator):
+    rate: float  # units (packets or frames) per second
+
+    def __init__(self, link_path: str | None = None, *, spo2: int = 97, pulse: int = 72,
+                 signal: int = 8, finger_out: bool = False):
+        super().__init__(link_path)
+        self.spo2 = int(spo2)
+        self.pulse = int(pulse)
+        self.signal = int(signal)
+        self.finger_out = bool(finger_out)
+        self._origin: float | None = None  # monotonic start of the current stream, None = quiet
+        self._sent = 0  # units sent since _origin
+
+    # -- control (tests, `vestibule sim --set`) ------------------------------------------------
+    def set_values(self, spo2: int | None = None, pulse: int | None = None,
+                   signal: int | None = None) -> None:
+        with self._lock:
+            if spo2 is not None:
+                self.spo2 = int(spo2)
+            if pulse is not None:
+                self.pulse = int(pulse)
+            if signal is not None:
+                self.signal = int(signal)
+
+    def set_finger_out(self, out: bool) -> None:
+        with self._lock:
+            self.finger_out = bool(out)
+
+    # -- pacing ----------------------------------------------------------------------------------
+    def on_plug(self) -> None:
+        # Non-blocking master: if nobody reads the port, bytes are dropped instead of blocking
+        # the simulator thread once the pty buffer is full (a real line loses them too).
+        fd = self._pty.master_fd
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        self._origin = None
+
+    def _start(self, now: float) -> None:
+        if self._origin is None:
+            self._origin, self._sent = now, 0
+
+    def _due(self, now: float) -> int:
+        """How many units the wall clock says should have gone out by now (first one at once)."""
+        if self._origin is None:
+            return 0
+        due = int((now - self._origin) * self.rate) + 1 - self._sent
+        if due > self.rate * _MAX_BURST_S:
+            skip = due - int(self.rate * _MAX_BURST_S)
+            self._sent += skip
+            due -= skip
+        return due
+
+    def tick(self, now: float) -> None:
+        with self._lock:
+            due = self._due(now)
+            if due > 0:
+                data = b"".join(self._unit(self._sent + k) for k in range(due))
+                self._sent += due
+                self.send(data)
+
+    def _unit(self, n: int) -> bytes:
+        raise NotImplementedError
+
+    def _pleth(self, t: float) -> tuple[int, bool]:
+        """A pulse-like waveform at the current rate: (0..100, beat marker)."""
+        phase = (t * max(self.pulse, 1) / 60.0) % 1.0
+        return int(50 + 45 * math.sin(2 * math.pi * phase)), phase < 0.05
+
+
+class ContecSim(_OximeterSim):
+    rate = 60.0
+
+    def __init__(self, link_path: str | None = None, *, spo2: int = 97, pulse: int = 72,
+                 signal: int = 8, finger_out: bool = False, stream_timeout_s: float = 30.0,
+                 model: str = "CMS50D+", vendor: str = "CONTEC", device_id: str = "SIM0001"):
+        super().__init__(link_path, spo2=spo2, pulse=pulse, signal=signal, finger_out=finger_out)
+        self.stream_timeout_s = float(stream_timeout_s)
+        self.model, self.vendor, self.device_id = str(model), str(vendor), str(device_id)
+        self.commands: list[int] = []  # command bytes received, in order (tests count A1s)
+        self._rx = b""
+        self._last_a1 = 0.0
+        self._commands_lock = threading.Lock()
+
+    @property
+    def streaming(self) -> bool:
+        return self._origin is not None
+
+    def count(self, cmd: int) -> int:
+        with self._commands_lock:
+            return self.commands.count(cmd)
+
+    def on_plug(self) -> None:
+        super().on_plug()
+        self._rx = b""
+
+    def on_bytes(self, data: bytes) -> None:
+        buf = self._rx + data
+        # A command is 7D followed by 8 bytes with bit7 set; anything else is skipped.
+        end = 0
+        for m in re.finditer(rb"\x7d[\x80-\xff]{8}", buf):
+            self._command(contec.decode_payload(m.group())[0])
+            end = m.end()
+        rest = buf[end:]
+        start = rest.rfind(b"\x7d")
+        self._rx = rest[start:] if start >= 0 and len(rest) - start < 9 else b""
+
+    def _command(self, cmd: int) -> None:
+        with self._commands_lock:
+            self.commands.append(cmd)
+        now = time.monotonic()
+        with self._lock:
+            if cmd == contec.CMD_START_LIVE:
+                self._last_a1 = now
+                self._start(now)
+            elif cmd == contec.CMD_STOP_LIVE:
+                self._origin = None
+                self.send(contec.encode_packet(contec.ACK))
+            elif cmd == contec.CMD_MODEL:
+                self.send(b"".join(contec.encode_model(self.model)))
+            elif cmd == contec.CMD_VENDOR:
+                self.send(contec.encode_text(contec.VENDOR, self.vendor))
+            elif cmd == contec.CMD_DEVICE_ID:
+                self.send(contec.encode_text(contec.DEVICE_ID, self.device_id))
+            elif cmd == contec.CMD_INFO:
+                self.send(contec.encode_packet(contec.INFO, bytes([1, 1, 0, 0, 0, 0, 0])))
+
+    def tick(self, now: float) -> None:
+        with self._lock:
+            if self._origin is not None and now - self._last_a1 > self.stream_timeout_s:
+                self._origin = None  # the device gives up without a fresh A1
+        super().tick(now)
+
+    def _unit(self, n: int) -> bytes:
+        wave, beat = self._pleth(n / self.rate)
+        if self.finger_out:
+            return contec.encode_live(None, None, signal=0, finger_out=True, pleth=0)
+        return contec.encode_live(self.spo2, self.pulse, signal=self.signal, beat=beat, pleth=wave,
+                                  bar=self.signal)
+
+
+class NoninSim(_OximeterSim):
+    rate = 75.0
+
+    def __init__(self, link_path: str | None = None, *, spo2: int = 97, pulse: int = 72,
+                 signal: int = 8, finger_out: bool = False, sensor_fault: bool = False):
+        super().__init__(link_path, spo2=spo2, pulse=pulse, signal=signal, finger_out=finger_out)
+        self.sensor_fault = bool(sensor_fault)
+        self._packet = b""
+
+    def set_sensor_fault(self, fault: bool) -> None:
+        with self._lock:
+            self.sensor_fault = bool(fault)
+
+    def on_plug(self) -> None:
+        super().on_plug()
+        self._start(time.monotonic())  # a Nonin streams from power-on
+
+    def _unit(self, n: int) -> bytes:
+        index = n % nonin.FRAMES_PER_PACKET
+        if index == 0:  # values change on packet boundaries, like the device's averages
+            self._packet = self._make_packet(n)
+        return self._packet[index * nonin.FRAME_LEN:(index + 1) * nonin.FRAME_LEN]
+
+    def _make_packet(self, n: int) -> bytes:
+        waves = [self._pleth((n + k) / self.rate)[0] * 2 for k in range(nonin.FRAMES_PER_PACKET)]
+        if self.sensor_fault:
+            return nonin.encode_packet(None, None, status=nonin.SNSD, pleth=0)
+        if self.finger_out:
+            return nonin.encode_packet(None, None, status=nonin.SNSA | nonin.OOT, pleth=0)
+        # Perfusion bits from the signal setting: >= 8 green, >= 4 yellow, else red.
+        perfusion = nonin.GPRF if self.signal >= 8 else nonin.YPRF if self.signal >= 4 else nonin.RPRF
+        return nonin.encode_packet(self.spo2, self.pulse, status=perfusion, pleth=waves)

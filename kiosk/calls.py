@@ -1,0 +1,61 @@
+"""The core's calls (`core/cmd/call`): boards for the room, voice, the retained board state, and
+a `call.displayed` event. A second call of the same ticket to the same room within
+REPEAT_WINDOW_S is shown but not announced again, unless the core says `repeat`."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from pydantic import ValidationError
+
+from kiosk.announcer import Announcer
+from mqtt.models import BoardCall, BoardState, CallCommand, CallDisplayed
+
+log = logging.getLogger("vestibule.calls")
+
+REPEAT_WINDOW_S = 10.0
+BOARD_HISTORY = 8
+
+
+class CallHandler:
+    def __init__(self, controller):
+        self.controller = controller
+        self.recent: deque[BoardCall] = deque(maxlen=BOARD_HISTORY)
+        self._last_announced: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        cfg = controller.config
+        self.announcer = Announcer(cfg.site.default_language, cfg.node.store.parent / "announcements")
+
+    def on_call_message(self, msg) -> None:
+        received = time.monotonic()
+        try:
+            call = CallCommand.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            log.warning("ignoring malformed call: %s", "; ".join(e["msg"] for e in exc.errors()[:3]))
+            return
+        self.handle(call, received)
+
+    def handle(self, call: CallCommand, received: float | None = None) -> CallDisplayed:
+        received = received if received is not None else time.monotonic()
+        ctl = self.controller
+        with self._lock:
+            key = (call.ticket, call.room)
+            last = self._last_announced.get(key)
+            duplicate = last is not None and received - last < REPEAT_WINDOW_S
+            announce = call.repeat or not duplicate
+            if announce:
+                self._last_announced[key] = received
+            if not duplicate:
+                self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room, ts=ctl.now()))
+            state = BoardState(ts=ctl.now(), calls=list(self.recent))
+        boards = ctl.devices.show_call(call.room, call.ticket)
+        ctl.client.publish(ctl.topics.board_state, state, retain=True)
+        announced = self.announcer.announce(call.call_id, call.ticket, call.room) if announce else False
+        event = CallDisplayed(call_id=call.call_id, ticket=call.ticket, room=call.room, boards=boards,
+                              announced=announced, latency_ms=round((time.monotonic() - received) * 1000, 1))
+        ctl.outbox.emit("call.displayed", event)
+        log.info("call %s: %s to room %s on %s%s", call.call_id, call.ticket, call.room, boards or "no boards",
+                 "" if announce else " (repeat, not announced again)")
+        return event

@@ -1,0 +1,77 @@
+"""`vestibule config check`, `vestibule contract schemas`, `vestibule controller`, `vestibule demo`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="configuration tools")
+    csub = config.add_subparsers(dest="config_cmd", required=True)
+    check = csub.add_parser("check", help="validate a node configuration file")
+    check.add_argument("file")
+    check.set_defaults(func=_config_check)
+
+    contract = sub.add_parser("contract", help="the MQTT contract")
+    ksub = contract.add_subparsers(dest="contract_cmd", required=True)
+    schemas = ksub.add_parser("schemas", help="write JSON Schemas generated from the payload models")
+    schemas.add_argument("outdir")
+    schemas.set_defaults(func=_schemas)
+
+    ctl = sub.add_parser("controller", help="run the node controller daemon")
+    ctl.add_argument("--config", required=True)
+    ctl.add_argument("--log-level", default="INFO")
+    ctl.set_defaults(func=_controller)
+
+    demo = sub.add_parser("demo", help="the whole entrance on simulated devices")
+    demo.add_argument("--config", default=None, help="node config (default: config/example.toml)")
+    demo.add_argument("--headless", action="store_true", help="run a scripted scenario without a display")
+    demo.add_argument("--duration", type=float, default=60.0, help="seconds the headless scenario runs")
+    demo.add_argument("--broker", default=None, help="use this broker (mqtt://HOST:PORT) instead of a private one")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=_demo)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _config_check(args) -> int:
+    from kiosk.config import ConfigError, load_config
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        for key, message in exc.problems:
+            print(f"{args.file}: {key}: {message}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); the node will not start with this file", file=sys.stderr)
+        return 2
+    print(f"{args.file}: ok (site {config.site.id}, node {config.node.id}, {len(config.services)} services, "
+          f"{len(config.devices)} devices)")
+    return 0
+
+
+def _schemas(args) -> int:
+    from mqtt.schemas import write_schemas
+    written = write_schemas(Path(args.outdir))
+    print(f"wrote {len(written)} schemas to {args.outdir}")
+    return 0
+
+
+def _controller(args) -> int:
+    from kiosk.config import ConfigError, load_config
+    setup_logging(args.log_level)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    from kiosk.app import build_controller
+    return build_controller(config).run()
+
+
+def _demo(args) -> int:
+    from kiosk.demo import run_demo
+    return run_demo(args)

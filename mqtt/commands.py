@@ -1,0 +1,107 @@
+"""Node commands (`node/{node}/cmd/{name}`): what the kiosk UI and staff screens send the controller.
+
+The contract leaves these to us; docs/contract.md documents them and `vestibule contract schemas`
+publishes their JSON Schemas. Answers use the contract's {status, data|error, transaction}.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from mqtt.models import BookingCode, Request, Strict
+
+Lang = Literal["ru", "zh", "en"]
+KioskId = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+
+
+class CheckinCommand(Request):
+    kiosk: str = KioskId
+    by: Literal["code", "phone"]
+    code: BookingCode | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{10,15}$")
+    birth_date: date | None = None
+    lang: Lang = "ru"
+    representative: bool | None = None  # a child's representative confirmed being present
+
+    @model_validator(mode="after")
+    def _fields_for_method(self):
+        if self.by == "code" and not self.code:
+            raise ValueError("by=code needs `code`")
+        if self.by == "phone" and (not self.phone or not self.birth_date):
+            raise ValueError("by=phone needs `phone` and `birth_date`")
+        return self
+
+
+class CheckinResult(Strict):
+    ticket: str
+    route: Literal["doctor", "registration", "box"]
+    room: str
+    floor: int | None
+    start: AwareDatetime
+    doctor: str  # name as the clinic prints it (doctors' names are not patient data)
+    specialty: str | None = None
+    patient: str  # masked, e.g. "Иванов И."
+    booking: str
+    printed: bool
+    offline: bool  # decided from the cached schedule while the core was away
+    message: str  # what the screen says, in the patient's language
+
+
+class TicketCommand(Request):
+    kiosk: str = KioskId
+    service: str = Field(min_length=1, max_length=64)
+    priority: bool = False
+    lang: Lang = "ru"
+
+
+class TicketResult(Strict):
+    ticket: str
+    service: str
+    service_name: str
+    room: str | None
+    floor: int | None
+    priority: bool
+    ahead: int
+    printed: bool
+    message: str
+
+
+class SameDaySlotsCommand(Request):
+    kiosk: str = KioskId
+    specialty: str = Field(min_length=1, max_length=64)
+    lang: Lang = "ru"
+
+
+class SameDayBookCommand(Request):
+    kiosk: str = KioskId
+    doctor_id: str = Field(min_length=1, max_length=64)
+    start: AwareDatetime
+    room: str = Field(min_length=1, max_length=16)
+    phone: str = Field(pattern=r"^\+?[0-9]{10,15}$")
+    birth_date: date
+    lang: Lang = "ru"
+
+
+class FeedbackCommand(Request):
+    kiosk: str = KioskId
+    score: int = Field(ge=0, le=10)
+    ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3}$")
+    booking: BookingCode | None = None
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class KioskInfoCommand(Request):
+    kiosk: str = KioskId
+    lang: Lang = "ru"
+
+
+COMMAND_MODELS = {
+    "checkin": CheckinCommand,
+    "ticket": TicketCommand,
+    "sameday.slots": SameDaySlotsCommand,
+    "sameday.book": SameDayBookCommand,
+    "feedback": FeedbackCommand,
+    "kiosk.info": KioskInfoCommand,
+}

@@ -1,0 +1,1 @@
+"""IR thermometers: our MLX90614 bridge board and the Optris CT / CSmicro serial sensors."""

@@ -18,7 +18,7 @@ from kiosk.config import VestibuleConfig
 from kiosk.schedule_cache import ScheduleCache
 from kiosk.store import Store
 from mqtt.client import MqttClient
-from mqtt.models import DeviceStatusMessage, NodeStatus
+from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
 from mqtt.outbox import Outbox
 from mqtt.relay import Relay
@@ -27,6 +27,7 @@ from mqtt.topics import NodeTopics
 
 log = logging.getLogger("vestibule.controller")
 VERSION = "0.1.0"
+READING_INTERVAL_S = 0.25
 
 
 class Controller:
@@ -60,6 +61,7 @@ class Controller:
         self.client.subscribe(self.topics.core_cmd_call, self.calls.on_call_message)
         self._stop = threading.Event()
         self._extensions: list = []
+        self._last_reading_sent: dict[str, float] = {}
 
     # -- status and session ---------------------------------------------------------------------
     def _status(self, online: bool) -> NodeStatus:
@@ -96,10 +98,23 @@ class Controller:
         self.outbox.emit("device.problem", {"device": device, "kind": kind, "problem": problem, "cleared": cleared})
 
     def _device_reading(self, device: str, reading) -> None:
+        self._publish_reading(device, reading)
         for ext in self._extensions:
             handler = getattr(ext, "on_reading", None)
             if handler:
                 handler(device, reading)
+
+    def _publish_reading(self, device: str, reading) -> None:
+        kind = type(reading).__name__.replace("Reading", "").lower().replace("scan", "scanner")
+        if kind != "scanner":
+            # 60 oximeter packets a second are for the driver; screens need a few per second.
+            now = time.monotonic()
+            if now - self._last_reading_sent.get(device, 0.0) < READING_INTERVAL_S:
+                return
+            self._last_reading_sent[device] = now
+        fields = {k: getattr(reading, k) for k in reading.__slots__ if k != "ts"}
+        message = DeviceReadingMessage(device=device, kind=kind, ts=self.now(), **fields)
+        self.client.publish(self.topics.device_reading(device), message, qos=0)
 
     def _ping(self, request) -> dict:
         return {"node": self.config.node.id, "session": self.session, "version": VERSION,

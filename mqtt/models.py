@@ -297,3 +297,18 @@ REQUEST_MODELS: dict[str, Any] = {
     "slots.search": SlotsSearch,
     "booking.create": BookingCreate,
 }
+
+
+class DeviceReadingMessage(Strict):
+    """Our addition (node/{node}/dev/{device}/reading, QoS 0, not retained): live readings for the
+    UIs. Scans are sent each time; vital signs at most a few times a second."""
+    device: Id
+    kind: Literal["oximeter", "thermometer", "scanner"]
+    ts: AwareDatetime
+    code: str | None = None  # scanner
+    spo2: int | None = None
+    pulse: int | None = None
+    probe: str | None = None
+    celsius: float | None = None
+    ambient_celsius: float | None = None
+    out_of_human_range: bool | None = None

@@ -307,6 +307,7 @@ class DeviceReadingMessage(Strict):
     ts: AwareDatetime
     code: str | None = None  # scanner
     spo2: int | None = None
+    signal: int | None = None
     pulse: int | None = None
     probe: str | None = None
     celsius: float | None = None

@@ -47,8 +47,11 @@ def to_payload(body: BaseModel | dict | str | bytes | None) -> bytes:
 class MqttClient:
     def __init__(self, host: str, port: int, client_id: str, *, role: str, reply_topic: str | None = None,
                  username: str | None = None, password: str | None = None, tls: bool = False,
-                 keepalive: int = 15, max_inflight: int = 1000):
+                 keepalive: int = 15, max_inflight: int = 1000, session_expiry_s: int = 0):
         self.client_id = client_id
+        # 0: a clean session per connection (the node: its durable state is the outbox).
+        # >0: the broker keeps subscriptions and queues QoS 1 messages that long while we are away.
+        self.session_expiry_s = session_expiry_s
         self.role = role
         self.host, self.port, self.keepalive = host, port, keepalive
         self.reply_topic = reply_topic
@@ -89,8 +92,9 @@ class MqttClient:
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 0  # durable state is ours (the outbox), not the broker's
-        self.paho.connect_async(self.host, self.port, keepalive=self.keepalive, clean_start=True, properties=props)
+        props.SessionExpiryInterval = self.session_expiry_s
+        self.paho.connect_async(self.host, self.port, keepalive=self.keepalive,
+                                clean_start=self.session_expiry_s == 0, properties=props)
         self.paho.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:

@@ -20,6 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     schemas.add_argument("outdir")
     schemas.set_defaults(func=_schemas)
 
+    broker = sub.add_parser("broker", help="site broker tools")
+    bsub = broker.add_subparsers(dest="broker_cmd", required=True)
+    bconf = bsub.add_parser("config", help="write a production Mosquitto config: users per role, ACL, passwords")
+    bconf.add_argument("--config", required=True, help="node config (site and node ids)")
+    bconf.add_argument("--out", required=True, help="directory, e.g. /etc/mosquitto/vestibule")
+    bconf.add_argument("--port", type=int, default=1883)
+    bconf.set_defaults(func=_broker_config)
+
     ctl = sub.add_parser("controller", help="run the node controller daemon")
     ctl.add_argument("--config", required=True)
     ctl.add_argument("--log-level", default="INFO")
@@ -57,6 +65,21 @@ def _schemas(args) -> int:
     from mqtt.schemas import write_schemas
     written = write_schemas(Path(args.outdir))
     print(f"wrote {len(written)} schemas to {args.outdir}")
+    return 0
+
+
+def _broker_config(args) -> int:
+    from kiosk.config import ConfigError, load_config
+    from mqtt.broker_config import write_broker_config
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    roles = write_broker_config(out, config.site.id, config.node.id, port=args.port)
+    print(f"wrote {out}/mosquitto.conf, acl, passwords and a password file per role ({', '.join(roles)})")
+    print(f"include it from /etc/mosquitto/conf.d/ and point each service's broker.password_file at its file")
     return 0
 
 

@@ -51,6 +51,10 @@ class Broker:
             "log_type error",
             "log_type warning",
         ]
+        if os.geteuid() == 0:
+            # Mosquitto drops root for user "mosquitto", who cannot write our private temp dirs:
+            # persistence would silently fail, and a restart would lose the queue.
+            lines.append("user root")
         if "allow_anonymous" not in self.extra_conf and "password_file" not in self.extra_conf:
             lines.append("allow_anonymous true")
         conf.write_text("\n".join(lines) + "\n" + self.extra_conf + "\n")

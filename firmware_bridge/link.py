@@ -1,10 +1,12 @@
 """The host<->board link of the thermometer bridge: frames, message ids and payload layouts.
 
-Frame on the wire: COBS(version, seq, msg_id, payload..., crc_hi, crc_lo) 0x00
+Frame on the wire: COBS(version, seq, msg_id, length, payload..., crc_hi, crc_lo) 0x00
   version  protocol version of the sender (PROTOCOL_VERSION)
   seq      host requests count 1..255; a reply echoes the request's seq; streamed READING
            frames carry the board's own counter (gaps show lost frames)
-  crc      CRC-16/CCITT-FALSE over version..payload, big-endian (so crc(frame) == 0)
+  length   payload length: a CRC without xorout passes a frame extended by one 0x00 byte
+           (crc(M + crc_hi) == crc_lo << 8), which a damaged delimiter can produce
+  crc      CRC-16/CCITT-FALSE over version..payload, big-endian
 
 Like Klipper's identify step, the host does not hard-code message ids: it sends HELLO (whose id
 and layout are frozen for every protocol version) and the board answers with its protocol
@@ -24,7 +26,7 @@ HELLO = 0x01  # frozen forever: any host can learn any board's version and dicti
 MESSAGES = (
     ("HELLO", HELLO),  # req: host version (B); reply: board version (B) + dictionary text
     ("IDENTIFY", 0x02),  # reply: fw major, minor, patch, protocol (4B), sensor id (8 bytes), emissivity (H)
-    ("MEASURE", 0x03),  # reply: object raw, ambient raw (HH), object, ambient in 0.01 °C (hh)
+    ("MEASURE", 0x03),  # reply: object raw, ambient raw (HH), object, ambient in 0.01 °C (ii)
     ("STREAM", 0x04),  # req: period in ms (H), 0 stops; reply: ACK
     ("ACK", 0x05),  # payload: id of the request acknowledged (B)
     ("ERROR", 0x06),  # payload: code (B), id it refers to (B; 0 = unknown), ASCII text
@@ -45,7 +47,7 @@ ERROR_NAMES = {
     UNKNOWN_MESSAGE: "unknown_message",
 }
 
-HEADER_LEN = 3
+HEADER_LEN = 4
 CRC_LEN = 2
 MAX_PAYLOAD = 200
 MAX_FRAME = HEADER_LEN + MAX_PAYLOAD + CRC_LEN
@@ -62,7 +64,7 @@ class PayloadError(ValueError):
 
 def encode_frame(version, seq, msg_id, payload=b""):
     """One frame ready for the wire, including the trailing 0x00 delimiter."""
-    body = bytearray((version & 0xFF, seq & 0xFF, msg_id & 0xFF))
+    body = bytearray((version & 0xFF, seq & 0xFF, msg_id & 0xFF, len(payload)))
     body += payload
     crc = crc16_ccitt_false(body)
     body.append(crc >> 8)
@@ -78,7 +80,10 @@ def decode_frame(encoded):
         raw = cobs.decode_unchecked(encoded)
     except cobs.CobsError:
         return None
-    if len(raw) < HEADER_LEN + CRC_LEN or crc16_ccitt_false(raw) != 0:
+    n = len(raw)
+    if n < HEADER_LEN + CRC_LEN or raw[3] != n - HEADER_LEN - CRC_LEN:
+        return None
+    if crc16_ccitt_false(raw) != 0:  # the stored CRC makes the register end at 0
         return None
     return raw[0], raw[1], raw[2], bytes(raw[HEADER_LEN:-CRC_LEN])
 
@@ -182,14 +187,14 @@ def unpack_identify(payload):
 
 def pack_measurement(object_raw, ambient_raw):
     # raw words for exactness, hundredths of °C so a human reading a capture needs no formula
-    return struct.pack(">HHhh", object_raw, ambient_raw,
+    return struct.pack(">HHii", object_raw, ambient_raw,
                        object_raw * 2 - 27315, ambient_raw * 2 - 27315)
 
 
 def unpack_measurement(payload):
     """(object raw, ambient raw, object 0.01 °C, ambient 0.01 °C)."""
-    _need(payload, 8, "MEASURE")
-    return struct.unpack(">HHhh", payload)
+    _need(payload, 12, "MEASURE")
+    return struct.unpack(">HHii", payload)
 
 
 def pack_stream(period_ms):

@@ -180,8 +180,10 @@ class MqttClient:
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
         self.connected.clear()
-        if was:
-            log.warning("disconnected from broker (%s)%s", reason_code, "" if self._stopping else "; reconnecting")
+        if was and self._stopping:
+            log.info("disconnected from broker")
+        elif was:
+            log.warning("disconnected from broker (%s); reconnecting", reason_code)
         for fn in self._on_disconnect:
             self._call(fn)
 

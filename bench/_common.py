@@ -1,0 +1,62 @@
+"""Shared bits for the benchmark scripts: a private broker, a node config, timing helpers."""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kiosk.config import parse_config  # noqa: E402
+
+import logging  # noqa: E402
+
+logging.basicConfig(level=logging.ERROR)  # benchmarks print figures, not the daemons' logs
+
+
+def node_config(workdir: Path, broker_url: str, **overrides):
+    data = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
+    data["node"]["store"] = str(workdir / "node.db")
+    data["broker"]["url"] = broker_url
+    data["devices"] = overrides.pop("devices", {})
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    return parse_config(data)
+
+
+def workdir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def median(values):
+    return statistics.median(values)
+
+
+class NoDevices:
+    """The controller without hardware: for benchmarks of the MQTT path only."""
+
+    def start(self): pass
+    def stop(self): pass
+    def statuses(self): return []
+    def healthy(self): return True
+    def show_call(self, room, ticket): return []
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.005) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

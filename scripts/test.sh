@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole suite under a private virtual display; tests start their own Mosquitto brokers.
+# The test command: sets itself up (Debian packages, venv), then runs the whole suite under a
+# private virtual display. Tests start their own Mosquitto brokers. Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
 mkdir -p build/screenshots
 export KIVY_NO_ARGS=1 KIVY_LOG_MODE=PYTHON KIVY_NO_CONSOLELOG=1
 exec xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

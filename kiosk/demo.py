@@ -1,0 +1,297 @@
+"""`vestibule demo`: the whole entrance on simulated devices.
+
+Starts (unless --broker is given) a private Mosquitto, then the stand-in core and the node
+controller as separate processes, exactly as systemd would, with the example config pointing
+at simulated devices (sim://). With a display it opens the kiosk UI; with --headless it plays a
+scripted scenario instead: patients check in and take tickets from the first seconds on, the
+core calls them, and every step is printed as it happens, then a summary.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kiosk.config import load_config, parse_config
+from mqtt.broker import Broker
+from mqtt.client import MqttClient, RequestTimeout
+from mqtt.models import ScheduleSnapshot
+from mqtt.topics import NodeTopics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(value)
+
+
+def dump_toml(data: dict) -> str:
+    """Enough TOML for our config shape (tables, arrays of tables, inline tables)."""
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "devices":
+            out.append(f"[{key}]")
+            out += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+            out.append("")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                out.append(f"[[{key}]]")
+                out += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+                out.append("")
+    for name, dev in data.get("devices", {}).items():
+        out.append(f"[devices.{name}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in dev.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def write_runtime_config(base: Path, run_dir: Path, broker_url: str) -> Path:
+    data = tomllib.loads(base.read_text(encoding="utf-8"))
+    data["node"]["store"] = str(run_dir / "node.db")
+    data["broker"]["url"] = broker_url
+    parse_config(data)  # fail here, loudly, rather than in a child process
+    path = run_dir / "node.toml"
+    path.write_text(dump_toml(data), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Tally:
+    counts: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[key] += n
+
+
+def say(line: str) -> None:
+    print(f"{datetime.now().strftime('%H:%M:%S')}  {line}", flush=True)
+
+
+class Scenario:
+    """Plays patients at the kiosks through node commands, as the kiosk UI would."""
+
+    def __init__(self, config, broker_port: int, seed: int):
+        self.config = config
+        self.topics = NodeTopics(config.site.id, config.node.id)
+        self.rng = random.Random(seed)
+        self.tally = Tally()
+        self.schedule: ScheduleSnapshot | None = None
+        self.used: set[str] = set()
+        cid = f"demo-{os.getpid()}"
+        self.client = MqttClient("127.0.0.1", broker_port, cid, role="kiosk",
+                                 reply_topic=self.topics.reply("kiosk", cid))
+        self.client.subscribe(self.topics.core_schedule_all, self._schedule)
+        self.client.subscribe(self.topics.core_cmd_call, self._call)
+        self.client.subscribe(self.topics.events_all, self._event)
+
+    # the demo harness may read the schedule (it plays patients who have their SMS); UIs may not
+    def _schedule(self, msg) -> None:
+        if msg.payload:
+            self.schedule = ScheduleSnapshot.model_validate_json(msg.payload)
+
+    def _call(self, msg) -> None:
+        call = json.loads(msg.payload)
+        self.tally.add("calls")
+        say(f"core   call {call['call_id']}: ticket {call['ticket']} to room {call['room']}"
+            + (" (repeat)" if call.get("repeat") else ""))
+
+    def _event(self, msg) -> None:
+        event = json.loads(msg.payload)
+        self.tally.add(f"evt:{event['type']}")
+        if event["type"] == "call.displayed":
+            d = event["data"]
+            say(f"boards {d['ticket']} -> room {d['room']} on {', '.join(d['boards']) or 'TV only'}; "
+                f"{'announced' if d['announced'] else 'not announced again'} in {d['latency_ms']:.0f} ms")
+        elif event["type"] == "device.problem":
+            d = event["data"]
+            say(f"device {d['device']}: {d['problem']}{' cleared' if d.get('cleared') else ''}")
+
+    def request(self, name: str, body: dict):
+        try:
+            return self.client.request(self.topics.command(name), body, timeout=10)
+        except RequestTimeout as exc:
+            say(f"kiosk  {name}: no answer ({exc})")
+            self.tally.add("timeouts")
+            return None
+
+    def due_now(self) -> list:
+        if not self.schedule:
+            return []
+        now = datetime.now(self.config.site.tz)
+        return [a for a in self.schedule.appointments
+                if a.status == "booked" and a.booking not in self.used
+                and -timedelta(minutes=25) < (a.start - now) < timedelta(minutes=10)
+                and "child" not in a.flags]
+
+    def step(self) -> None:
+        kiosk = self.rng.choice(["kiosk-1", "kiosk-2"])
+        lang = self.rng.choice(["ru", "ru", "ru", "en", "zh"])
+        roll = self.rng.random()
+        due = self.due_now()
+        if roll < 0.45 and due:
+            appt = self.rng.choice(due)
+            self.used.add(appt.booking)
+            self._checkin(kiosk, lang, {"by": "code", "code": appt.booking}, appt.booking)
+        elif roll < 0.55:
+            code = f"BK-{self.rng.randrange(16**5):05X}".replace("0", "Z")
+            self._checkin(kiosk, lang, {"by": "code", "code": code}, code)
+        else:
+            service = self.rng.choice(self.config.services)
+            priority = self.rng.random() < 0.2
+            answer = self.request("ticket", {"kiosk": kiosk, "service": service.id, "priority": priority, "lang": lang})
+            if answer is None:
+                return
+            if answer.status == "ok":
+                d = answer.data
+                self.tally.add("tickets")
+                say(f"{kiosk} walk-in {service.id}{' (priority)' if priority else ''}: ticket {d['ticket']}, "
+                    f"{d['ahead']} ahead{'' if d['printed'] else ', NOT printed'}")
+            else:
+                self.tally.add("errors")
+                say(f"{kiosk} ticket refused: {answer.error.code}: {answer.error.message}")
+        if self.rng.random() < 0.15:
+            score = self.rng.randint(3, 10)
+            answer = self.request("feedback", {"kiosk": kiosk, "score": score})
+            if answer is not None and answer.status == "ok":
+                self.tally.add("feedback")
+                say(f"{kiosk} feedback {score}/10{' -> follow-up by the service deputy' if score <= 6 else ''}")
+
+    def _checkin(self, kiosk: str, lang: str, how: dict, code: str) -> None:
+        answer = self.request("checkin", {"kiosk": kiosk, "lang": lang, **how})
+        if answer is None:
+            return
+        if answer.status == "ok":
+            d = answer.data
+            self.tally.add("checkins")
+            say(f"{kiosk} check-in {code}: ticket {d['ticket']}, route {d['route']}, room {d['room']} "
+                f"floor {d['floor']}{' (offline)' if d.get('offline') else ''}{'' if d['printed'] else ', NOT printed'}")
+        else:
+            self.tally.add("rejected")
+            say(f"{kiosk} check-in {code} refused: {answer.error.code}")
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _inbox_count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]
+    except sqlite3.Error:
+        return -1
+
+
+def run_demo(args) -> int:
+    base = Path(args.config) if args.config else ROOT / "config" / "example.toml"
+    run_dir = ROOT / "var" / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    broker = None
+    if args.broker:
+        broker_url = args.broker
+    else:
+        broker = Broker(workdir=str(run_dir / "broker"))
+        (run_dir / "broker").mkdir()
+        broker.start()
+        broker_url = broker.url
+        say(f"broker  private Mosquitto on {broker_url}")
+    config_path = write_runtime_config(base, run_dir, broker_url)
+    config = load_config(config_path)
+    exe = [sys.executable, "-m", "kiosk.cli"]
+    logs = run_dir / "logs"
+    logs.mkdir()
+    procs: list[subprocess.Popen] = []
+
+    def spawn(name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(exe + argv, stdout=log, stderr=log, cwd=ROOT, start_new_session=True)
+        procs.append(proc)
+        say(f"start   {name} (pid {proc.pid}); log {logs / (name + '.log')}")
+        return proc
+
+    core_db = run_dir / "devcore.db"
+    spawn("devcore", ["devcore", "--config", str(config_path), "--demo", "--db", str(core_db),
+                      "--call-interval", "4", "--seed", str(args.seed)])
+    spawn("controller", ["controller", "--config", str(config_path)])
+    port = int(broker_url.rsplit(":", 1)[1])
+    scenario = Scenario(config, port, args.seed)
+    scenario.client.start()
+    rc = 0
+    try:
+        if not scenario.client.wait_connected(10):
+            say("demo    cannot reach the broker"); return 1
+        ok = _wait_for(lambda: scenario.schedule is not None, 20)
+        ping = scenario.request("ping", {}) if ok else None
+        if ping is None or ping.status != "ok":
+            say("demo    the controller did not answer; see its log"); return 1
+        say(f"ready   node {ping.data['node']} session {ping.data['session']}, core "
+            f"{'online' if ping.data['core_online'] else 'offline'}, {len(scenario.schedule.appointments)} appointments today")
+        headless = args.headless or not os.environ.get("DISPLAY")
+        if headless:
+            if not args.headless:
+                say("demo    no display: running the headless scenario")
+            end = time.monotonic() + args.duration
+            while time.monotonic() < end:
+                scenario.step()
+                time.sleep(scenario.rng.uniform(1.5, 3.5))
+            time.sleep(2)
+        else:
+            ui = spawn("kiosk-ui", ["kiosk", "--config", str(config_path), "--kiosk", "kiosk-1", "--windowed"])
+            say("demo    the kiosk window is open; close it or press Ctrl-C to stop")
+            try:
+                ui.wait()
+            except KeyboardInterrupt:
+                pass
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        scenario.client.stop()
+        if broker:
+            broker.stop()
+    t = scenario.tally.counts
+    events = sum(v for k, v in t.items() if k.startswith("evt:"))
+    delivered = _inbox_count(core_db)
+    print()
+    print("summary")
+    print(f"  tickets (walk-in)   {t['tickets']}")
+    print(f"  check-ins           {t['checkins']}   refused {t['rejected']}")
+    print(f"  calls by the core   {t['calls']}")
+    print(f"  feedback            {t['feedback']}")
+    print(f"  events on the wire  {events}   in the core's inbox {delivered}")
+    print(f"  no answer           {t['timeouts']}")
+    print(f"  run directory       {run_dir}")
+    return rc if t["timeouts"] == 0 else 1

@@ -13,6 +13,14 @@ from typing import Callable
 
 import serial
 
+try:
+    import termios
+
+    # pyserial lets termios.error (not an OSError) escape from flush() on an unplugged tty
+    PORT_ERRORS: tuple = (serial.SerialException, OSError, termios.error)
+except ImportError:  # not a POSIX system
+    PORT_ERRORS = (serial.SerialException, OSError)
+
 from devices.errors import DeviceError, DeviceNotAnswering, DeviceUnavailable
 from firmware_bridge import link, mlx90614
 
@@ -229,7 +237,7 @@ class BridgeLink:
     def _io(fn):
         try:
             return fn()
-        except (serial.SerialException, OSError) as exc:
+        except PORT_ERRORS as exc:
             raise DeviceUnavailable(f"bridge board port lost: {exc}") from exc
 
 

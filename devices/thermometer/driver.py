@@ -10,15 +10,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import serial
-
 from devices import status
 from devices.base import StreamingDevice, ThermometerReading, outside_human_range
 from devices.errors import DeviceError, DeviceNotAnswering, DeviceUnavailable
 from devices.serial_port import open_serial
 from devices.thermometer import optris
 from devices.url import DeviceURL
-from firmware_bridge.host import BoardError, BridgeLink, Identity, LinkError, Measurement
+from firmware_bridge.host import PORT_ERRORS, BoardError, BridgeLink, Identity, LinkError, Measurement
 
 MAX_RATE_HZ = 20.0
 SENSOR_FAULTS = ("sensor_error", "pec_error", "i2c_nack")
@@ -257,7 +255,7 @@ class OptrisThermometer(StreamingDevice):
                 if len(reply) == want:
                     self._problems.discard(status.NOT_ANSWERING)
                     return reply
-        except (serial.SerialException, OSError) as exc:
+        except PORT_ERRORS as exc:
             self._problems = {status.DISCONNECTED}
             raise DeviceUnavailable(f"Optris thermometer port {self.url} lost: {exc}") from exc
         self._problems.add(status.NOT_ANSWERING)

@@ -19,10 +19,14 @@ from ulid import ULID
 
 from kiosk.store import Store, Tx, schema
 from mqtt.models import EVENT_MODELS, EventEnvelope
+from mqtt.rpc import RequestError
 
 
-class OutboxFull(Exception):
+class OutboxFull(RequestError):
     """The backlog bound was reached: the business action is refused, nothing accepted is dropped."""
+
+    def __init__(self, message: str):
+        super().__init__("backlog_full", message)
 
 
 @schema

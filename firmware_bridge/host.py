@@ -43,8 +43,9 @@ class BoardError(DeviceError):
 class Identity:
     firmware_version: str
     protocol_version: int
-    sensor_id: str  # 16 hex digits from the MLX90614's factory id registers: a unique id
-    emissivity: float
+    sensor_id: str | None  # 16 hex digits from the MLX90614's factory id registers: a unique id
+    emissivity: float | None
+    sensor_error: str | None = None  # why sensor_id is None (pec_error, i2c_nack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +120,14 @@ class BridgeLink:
         self.names = {v: k for k, v in dictionary.items()}
         _, payload = self.request("IDENTIFY")
         try:
-            fw, proto, sensor_id, emissivity = link.unpack_identify(payload)
+            fw, proto, sensor_status, sensor_id, emissivity = link.unpack_identify(payload)
         except link.PayloadError as exc:
             raise ProtocolMismatch(f"bridge board sent an unreadable IDENTIFY reply ({exc})") from None
-        self.identity = Identity("%d.%d.%d" % fw, proto, sensor_id.hex(), round(emissivity / 0xFFFF, 3))
+        if sensor_status:
+            self.identity = Identity("%d.%d.%d" % fw, proto, None, None,
+                                     link.ERROR_NAMES.get(sensor_status, f"error_{sensor_status}"))
+        else:
+            self.identity = Identity("%d.%d.%d" % fw, proto, sensor_id.hex(), round(emissivity / 0xFFFF, 3))
         return self.identity
 
     # -- requests ----------------------------------------------------------------------------

@@ -25,7 +25,8 @@ HELLO = 0x01  # frozen forever: any host can learn any board's version and dicti
 # The firmware's dictionary (name, id). Requests and their replies share an id.
 MESSAGES = (
     ("HELLO", HELLO),  # req: host version (B); reply: board version (B) + dictionary text
-    ("IDENTIFY", 0x02),  # reply: fw major, minor, patch, protocol (4B), sensor id (8 bytes), emissivity (H)
+    ("IDENTIFY", 0x02),  # reply: fw major, minor, patch, protocol, sensor status (5B; status 0 = ok,
+    #                      else the error code of the failed read), sensor id (8 bytes), emissivity (H)
     ("MEASURE", 0x03),  # reply: object raw, ambient raw (HH), object, ambient in 0.01 °C (ii)
     ("STREAM", 0x04),  # req: period in ms (H), 0 stops; reply: ACK
     ("ACK", 0x05),  # payload: id of the request acknowledged (B)
@@ -170,19 +171,21 @@ def unpack_hello_reply(payload):
     return payload[0], parse_dictionary(payload[1:])
 
 
-def pack_identify(firmware_version, protocol_version, sensor_id, emissivity_raw):
+def pack_identify(firmware_version, protocol_version, sensor_status, sensor_id, emissivity_raw):
+    """The board identifies itself even when its sensor cannot be read (status = error code)."""
     sensor_id = bytes(sensor_id)
     _need(sensor_id, 8, "sensor id")
     major, minor, patch = firmware_version
-    return struct.pack(">BBBB", major, minor, patch, protocol_version) + sensor_id + struct.pack(">H", emissivity_raw)
+    return (struct.pack(">BBBBB", major, minor, patch, protocol_version, sensor_status)
+            + sensor_id + struct.pack(">H", emissivity_raw))
 
 
 def unpack_identify(payload):
-    """((major, minor, patch), protocol version, sensor id (8 bytes), emissivity raw)."""
-    _need(payload, 14, "IDENTIFY")
-    major, minor, patch, proto = struct.unpack(">BBBB", payload[:4])
-    (emissivity,) = struct.unpack(">H", payload[12:14])
-    return (major, minor, patch), proto, bytes(payload[4:12]), emissivity
+    """((major, minor, patch), protocol version, sensor status, sensor id (8 bytes), emissivity raw)."""
+    _need(payload, 15, "IDENTIFY")
+    major, minor, patch, proto, sensor_status = struct.unpack(">BBBBB", payload[:5])
+    (emissivity,) = struct.unpack(">H", payload[13:15])
+    return (major, minor, patch), proto, sensor_status, bytes(payload[5:13]), emissivity
 
 
 def pack_measurement(object_raw, ambient_raw):

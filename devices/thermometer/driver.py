@@ -69,7 +69,7 @@ class BridgeThermometer(StreamingDevice):
             raise
         try:
             self._link = BridgeLink(self._port, reply_timeout=self.reply_timeout)
-            self._link.connect()
+            identity = self._link.connect()
             self._link.start_stream(self.rate_hz)
         except DeviceUnavailable:
             self._problems = {status.DISCONNECTED}
@@ -82,7 +82,8 @@ class BridgeThermometer(StreamingDevice):
         except DeviceError:
             self.close()
             raise
-        self._problems = set()
+        # the board answers; a sensor it cannot read is a fault of the device, not an absence
+        self._problems = {status.SENSOR_FAULT} if identity.sensor_error else set()
 
     def close(self) -> None:
         port, self._port, self._link = self._port, None, None
@@ -143,7 +144,10 @@ class BridgeThermometer(StreamingDevice):
         return link.identity
 
     def unique_id(self) -> str:
-        return f"mlx90614-{self.identify().sensor_id}"
+        identity = self.identify()
+        if identity.sensor_id is None:
+            raise SensorFault(f"thermometer bridge on {self.url} cannot read its sensor id ({identity.sensor_error})")
+        return f"mlx90614-{identity.sensor_id}"
 
     def problems(self) -> list[str]:
         if self._link is None and not self._problems:

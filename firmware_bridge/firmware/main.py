@@ -95,15 +95,17 @@ class Board:
 
     # -- handlers --------------------------------------------------------------------------
     def identify(self, seq):
+        # the board answers for itself even when the sensor cannot be read
+        sensor_status, sensor_id, emissivity = 0, bytes(8), 0
         try:
             sensor_id = self.sensor.sensor_id()
             emissivity = self.sensor.emissivity_raw()
-        except mlx90614.PecError as exc:
-            return self.send_error(seq, link.PEC_ERROR, self.ids["IDENTIFY"], str(exc))
-        except mlx90614.NackError as exc:
-            return self.send_error(seq, link.I2C_NACK, self.ids["IDENTIFY"], str(exc))
+        except mlx90614.PecError:
+            sensor_status, sensor_id = link.PEC_ERROR, bytes(8)
+        except mlx90614.NackError:
+            sensor_status, sensor_id = link.I2C_NACK, bytes(8)
         self.send(seq, self.ids["IDENTIFY"],
-                  link.pack_identify(FIRMWARE_VERSION, self.version, sensor_id, emissivity))
+                  link.pack_identify(FIRMWARE_VERSION, self.version, sensor_status, sensor_id, emissivity))
 
     def measure(self, seq, reply_id):
         try:

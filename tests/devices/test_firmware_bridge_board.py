@@ -58,8 +58,8 @@ def test_identify_reports_firmware_version_sensor_id_and_emissivity():
     board, uart, _, _, sent = make_board(sensor_id="0011223344556677", emissivity=0.98)
     [(_, seq, mid, payload)] = exchange(board, uart, sent, link.encode_frame(1, 3, IDS["IDENTIFY"]))
     assert (seq, mid) == (3, IDS["IDENTIFY"])
-    fw, proto, sensor_id, emissivity = link.unpack_identify(payload)
-    assert fw == FIRMWARE_VERSION and proto == link.PROTOCOL_VERSION
+    fw, proto, sensor_status, sensor_id, emissivity = link.unpack_identify(payload)
+    assert fw == FIRMWARE_VERSION and proto == link.PROTOCOL_VERSION and sensor_status == 0
     assert sensor_id == bytes.fromhex("0011223344556677")
     assert emissivity == round(0.98 * 0xFFFF)
 
@@ -104,7 +104,15 @@ def test_error_flag_bit15_is_reported_as_sensor_error():
 def test_missing_sensor_is_reported_as_i2c_nack():
     board, uart, bus, _, sent = make_board()
     bus.nack = True
-    assert error_of(exchange(board, uart, sent, link.encode_frame(1, 9, IDS["IDENTIFY"])))[1] == "i2c_nack"
+    assert error_of(exchange(board, uart, sent, link.encode_frame(1, 9, IDS["MEASURE"])))[1] == "i2c_nack"
+
+
+def test_identify_answers_for_the_board_when_the_sensor_cannot_be_read():
+    board, uart, bus, _, sent = make_board()
+    bus.nack = True
+    [(_, _, mid, payload)] = exchange(board, uart, sent, link.encode_frame(1, 9, IDS["IDENTIFY"]))
+    fw, _, sensor_status, sensor_id, _ = link.unpack_identify(payload)
+    assert (mid, fw, sensor_status, sensor_id) == (IDS["IDENTIFY"], FIRMWARE_VERSION, link.I2C_NACK, bytes(8))
 
 
 def test_unknown_message_and_wrong_version_are_refused():

@@ -194,8 +194,8 @@ def test_hello_reply_carries_version_and_dictionary():
 
 
 def test_identify_payload_round_trip():
-    payload = link.pack_identify((1, 2, 3), 1, bytes.fromhex("0b1e2a3c4d5e6f70"), 0xFFFF)
-    assert link.unpack_identify(payload) == ((1, 2, 3), 1, bytes.fromhex("0b1e2a3c4d5e6f70"), 0xFFFF)
+    payload = link.pack_identify((1, 2, 3), 1, 0, bytes.fromhex("0b1e2a3c4d5e6f70"), 0xFFFF)
+    assert link.unpack_identify(payload) == ((1, 2, 3), 1, 0, bytes.fromhex("0b1e2a3c4d5e6f70"), 0xFFFF)
 
 
 def test_error_payload_round_trip():

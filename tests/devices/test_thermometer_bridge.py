@@ -151,6 +151,23 @@ def test_open_refuses_a_board_that_does_not_answer(sim):
     assert t.problems() == [status.NOT_ANSWERING]
 
 
+def test_open_accepts_a_board_whose_sensor_is_missing_and_reports_sensor_fault(sim):
+    sim.inject(i2c_nack=True)
+    t = BridgeThermometer("t", DeviceURL("serial", path=sim.link_path), {"rate_hz": 10})
+    t.open()
+    try:
+        assert t.identify().firmware_version == "1.0.0"
+        assert (t.identify().sensor_id, t.identify().sensor_error) == (None, "i2c_nack")
+        assert t.status().state.value == "fault"
+        with pytest.raises(SensorFault, match="sensor id"):
+            t.unique_id()
+        sim.inject(i2c_nack=False)
+        read_until(t, lambda r: len(r) >= 1)
+        assert t.problems() == []
+    finally:
+        t.close()
+
+
 def test_missing_port_is_unavailable():
     t = BridgeThermometer("t", DeviceURL("serial", path="/nonexistent/ttyVESTIBULE"), {})
     with pytest.raises(DeviceUnavailable, match="does not exist"):

@@ -1,0 +1,257 @@
+"""Ticket and receipt layouts as data: a document plus a language gives a list of blocks.
+
+Blocks say *what* to print (text with alignment/size/bold, the big ticket number, a QR code,
+a separator, a cut); render.py decides *how* in ESC/POS for a given printer. Keeping layouts as
+data lets the same layout feed the printer, the preview and the tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Union
+
+Align = Literal["left", "center", "right"]
+Size = Literal["normal", "tall", "double", "big"]  # 1x1, 1x2, 2x2, 4x4 character cells
+LANGS = ("ru", "zh", "en")
+
+
+# -- blocks ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Text:
+    text: str
+    align: Align = "left"
+    size: Size = "normal"
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class BigNumber:
+    """The ticket number, as large as the printer's font allows."""
+    text: str
+
+
+@dataclass(frozen=True)
+class QrCode:
+    data: str
+    module_size: int = 6  # dots per QR module (GS ( k function 167)
+
+
+@dataclass(frozen=True)
+class Separator:
+    char: str = "-"
+
+
+@dataclass(frozen=True)
+class Feed:
+    lines: int = 1
+
+
+@dataclass(frozen=True)
+class Cut:
+    partial: bool = True  # a partial cut leaves the ticket hanging instead of dropping it
+
+
+Block = Union[Text, BigNumber, QrCode, Separator, Feed, Cut]
+
+
+# -- documents ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TicketDoc:
+    number: str  # "A023"
+    service: str  # already in the ticket's language
+    issued_at: datetime
+    lang: str = "ru"
+    priority: bool = False
+    people_ahead: int = 0
+    greeting: str = ""  # empty: the language's default greeting
+    site: str = ""  # clinic name / address line
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiptDoc:
+    number: str
+    patient_name: str  # masked: "Иванов И." (see mask_name); never the full name
+    doctor_name: str
+    specialty: str
+    room: str
+    appointment_at: datetime
+    booking_code: str
+    lang: str = "ru"
+    floor: str = ""
+    route_note: str = ""  # a ROUTE_NOTES key ("registration_first") or free text
+    greeting: str = ""
+    site: str = ""
+    footer: str = ""
+
+
+# -- per-language labels --------------------------------------------------------------------
+LABELS: dict[str, dict[str, str]] = {
+    "ru": {
+        "greeting": "Добро пожаловать!",
+        "your_number": "Ваш номер",
+        "priority": "ВНЕ ОЧЕРЕДИ",
+        "people_ahead": "Перед вами: {n}",
+        "issued": "Выдан",
+        "patient": "Пациент",
+        "doctor": "Врач",
+        "room": "Кабинет",
+        "floor": "этаж",
+        "time": "Время приёма",
+        "booking_code": "Код записи",
+        "wait_call": "Ожидайте вызова на табло",
+    },
+    "zh": {
+        "greeting": "欢迎光临！",
+        "your_number": "您的号码",
+        "priority": "优先",
+        "people_ahead": "前面等候：{n} 人",
+        "issued": "取号时间",
+        "patient": "患者",
+        "doctor": "医生",
+        "room": "诊室",
+        "floor": "楼",
+        "time": "就诊时间",
+        "booking_code": "预约码",
+        "wait_call": "请留意叫号屏",
+    },
+    "en": {
+        "greeting": "Welcome!",
+        "your_number": "Your number",
+        "priority": "PRIORITY",
+        "people_ahead": "People ahead: {n}",
+        "issued": "Issued",
+        "patient": "Patient",
+        "doctor": "Doctor",
+        "room": "Room",
+        "floor": "floor",
+        "time": "Appointment",
+        "booking_code": "Booking code",
+        "wait_call": "Please watch the call board",
+    },
+}
+
+ROUTE_NOTES: dict[str, dict[str, str]] = {
+    "registration_first": {"ru": "Сначала пройдите в регистратуру", "zh": "请先到挂号处",
+                           "en": "Please go to registration first"},
+    "isolation_box": {"ru": "Пройдите в изолятор (бокс)", "zh": "请前往隔离诊室",
+                      "en": "Please go to the isolation box"},
+    "go_to_room": {"ru": "Проходите к кабинету", "zh": "请直接前往诊室", "en": "Go straight to the room"},
+}
+
+
+def labels(lang: str) -> dict[str, str]:
+    try:
+        return LABELS[lang]
+    except KeyError:
+        raise ValueError(f"unsupported language {lang!r}; expected one of {', '.join(LANGS)}") from None
+
+
+def format_time(when: datetime, lang: str) -> str:
+    if lang == "ru":
+        return when.strftime("%d.%m.%Y %H:%M")
+    return when.strftime("%Y-%m-%d %H:%M")  # unambiguous for zh and en readers alike
+
+
+def route_note_text(note: str, lang: str) -> str:
+    return ROUTE_NOTES.get(note, {}).get(lang, note)
+
+
+def mask_name(full_name: str) -> str:
+    """'Иванов Иван Иванович' -> 'Иванов И.'; '王小明' -> '王**'. Receipts never carry full names."""
+    parts = full_name.split()
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        name = parts[0]
+        if any(_is_cjk(ch) for ch in name):
+            return name[0] + "*" * (len(name) - 1)
+        return name
+    return f"{parts[0]} {parts[1][0]}."
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+# -- layouts --------------------------------------------------------------------------------
+def ticket_layout(doc: TicketDoc) -> list[Block]:
+    t = labels(doc.lang)
+    blocks: list[Block] = []
+    if doc.site:
+        blocks.append(Text(doc.site, align="center", bold=True))
+    blocks.append(Text(doc.greeting or t["greeting"], align="center"))
+    blocks.append(Separator())
+    blocks.append(Text(t["your_number"], align="center"))
+    blocks.append(BigNumber(doc.number))
+    blocks.append(Text(doc.service, align="center", size="tall", bold=True))
+    if doc.priority:
+        blocks.append(Text(t["priority"], align="center", size="double", bold=True))
+    blocks.append(Feed())
+    blocks.append(Text(t["people_ahead"].format(n=doc.people_ahead)))
+    blocks.append(Text(f"{t['issued']}: {format_time(doc.issued_at, doc.lang)}"))
+    blocks.append(Text(t["wait_call"]))
+    blocks.append(Separator())
+    if doc.footer:
+        blocks.append(Text(doc.footer, align="center"))
+    blocks.append(Cut())
+    return blocks
+
+
+def receipt_layout(doc: ReceiptDoc) -> list[Block]:
+    t = labels(doc.lang)
+    room = f"{t['room']} {doc.room}"
+    if doc.floor:
+        room += f", {doc.floor} {t['floor']}" if doc.lang == "zh" else f", {t['floor']} {doc.floor}"
+    blocks: list[Block] = []
+    if doc.site:
+        blocks.append(Text(doc.site, align="center", bold=True))
+    blocks.append(Text(doc.greeting or t["greeting"], align="center"))
+    blocks.append(Separator())
+    blocks.append(Text(t["your_number"], align="center"))
+    blocks.append(BigNumber(doc.number))
+    blocks.append(Text(f"{t['patient']}: {doc.patient_name}"))
+    blocks.append(Text(f"{t['doctor']}: {doc.doctor_name}"))
+    blocks.append(Text(doc.specialty))
+    blocks.append(Text(room, size="tall", bold=True))
+    blocks.append(Text(f"{t['time']}: {format_time(doc.appointment_at, doc.lang)}"))
+    if doc.route_note:
+        blocks.append(Feed())
+        blocks.append(Text(route_note_text(doc.route_note, doc.lang), align="center", bold=True))
+    blocks.append(Separator())
+    blocks.append(QrCode(doc.booking_code))
+    blocks.append(Text(f"{t['booking_code']}: {doc.booking_code}", align="center"))
+    if doc.footer:
+        blocks.append(Text(doc.footer, align="center"))
+    blocks.append(Cut())
+    return blocks
+
+
+def layout_for(doc: TicketDoc | ReceiptDoc) -> list[Block]:
+    return ticket_layout(doc) if isinstance(doc, TicketDoc) else receipt_layout(doc)
+
+
+# -- samples (fictional people and places) ----------------------------------------------------
+_SAMPLE_SITE = {"ru": "Клиника «Вестибюль»", "zh": "前厅诊所", "en": "Vestibule Clinic"}
+_SAMPLE_SERVICE = {"ru": "Терапевт", "zh": "内科", "en": "General practitioner"}
+_SAMPLE_FOOTER = {"ru": "Берегите себя", "zh": "祝您早日康复", "en": "Take care"}
+_SAMPLE_PATIENT = {"ru": "Иванов Иван Иванович", "zh": "王小明", "en": "John Smith"}
+_SAMPLE_DOCTOR = {"ru": "Петрова А. С.", "zh": "李华", "en": "Dr. A. Petrova"}
+_SAMPLE_SPECIALTY = {"ru": "Врач-терапевт", "zh": "内科医生", "en": "General practitioner"}
+_SAMPLE_TIME = datetime(2025, 3, 12, 10, 30)
+
+
+def sample_ticket(lang: str = "ru") -> TicketDoc:
+    labels(lang)
+    return TicketDoc(number="A023", service=_SAMPLE_SERVICE[lang], issued_at=datetime(2025, 3, 12, 9, 41),
+                     lang=lang, priority=False, people_ahead=3, site=_SAMPLE_SITE[lang],
+                     footer=_SAMPLE_FOOTER[lang])
+
+
+def sample_receipt(lang: str = "ru") -> ReceiptDoc:
+    labels(lang)
+    return ReceiptDoc(number="B105", patient_name=mask_name(_SAMPLE_PATIENT[lang]),
+                      doctor_name=_SAMPLE_DOCTOR[lang], specialty=_SAMPLE_SPECIALTY[lang], room="214",
+                      floor="2", appointment_at=_SAMPLE_TIME, booking_code="BK-7F3K2Q", lang=lang,
+                      route_note="registration_first", site=_SAMPLE_SITE[lang],
+                      footer=_SAMPLE_FOOTER[lang])

@@ -63,6 +63,7 @@ class MqttClient:
         self._on_disconnect: list[Callable[[], None]] = []
         self._will: tuple[str, bytes] | None = None
         self._stopping = False
+        self._subscribe_mid: int | None = None
 
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if username:
@@ -73,6 +74,7 @@ class MqttClient:
         c.max_inflight_messages_set(max_inflight)
         c.on_connect = self._handle_connect
         c.on_disconnect = self._handle_disconnect
+        c.on_subscribe = self._handle_subscribe
         c.on_message = self._handle_unrouted
         self.paho = c
         if reply_topic:
@@ -172,7 +174,19 @@ class MqttClient:
         if self.reply_topic:
             subs.append((self.reply_topic, 1))
         if subs:
-            client.subscribe(subs)
+            # "connected" means ready: subscriptions acknowledged, so no answer can be missed.
+            _, self._subscribe_mid = client.subscribe(subs)
+        else:
+            self._ready()
+
+    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._subscribe_mid:
+            refused = [str(rc) for rc in reason_codes if rc.is_failure]
+            if refused:
+                log.error("broker refused subscriptions: %s (check this role's ACL)", ", ".join(refused))
+            self._ready()
+
+    def _ready(self) -> None:
         self.connected.set()
         for fn in self._on_connect:
             self._call(fn)

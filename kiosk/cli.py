@@ -9,6 +9,7 @@ import sys
 _REGISTRARS = [
     "kiosk.cli_node:register",
     "devices.cli:register",
+    "kiosk.cli_core:register",
 ]
 
 

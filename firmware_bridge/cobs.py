@@ -50,6 +50,22 @@ def decode_unchecked(encoded):
     code = encoded[0]
     if code == n:  # common case: a single block, the payload had no zero
         return encoded[1:]
+    blocks = []
+    i = 0
+    while i < n:
+        code = encoded[i]
+        end = i + code
+        if end > n:
+            raise CobsError("COBS block runs past the end of the frame")
+        if code == 0xFF:  # a full block implies no zero after it: take the general path
+            return _decode_blocks(encoded)
+        blocks.append(encoded[i + 1:end])
+        i = end
+    return b"\x00".join(blocks)  # every block but the last ends with an implied zero
+
+
+def _decode_blocks(encoded):
+    n = len(encoded)
     out = bytearray()
     i = 0
     while i < n:

@@ -278,22 +278,22 @@ class AlphaDecoder:
                 if n - i > self._max:
                     return [AlphaReject("packet too long", address)], n
                 return None, i
-            if n < etx + 6:  # 4 checksum digits and a terminator still to come
-                digits = buf[etx + 1:n]
-                if all(b in _HEX for b in digits[:4]):
-                    return None, i
-                return [AlphaReject("missing checksum", address)], etx + 1
             digits = buf[etx + 1:etx + 5]
             if not all(b in _HEX for b in digits):
-                return [AlphaReject("missing checksum", address)], etx + 1
+                skip = etx + 2 if buf[etx + 1:etx + 2] == b"\x04" else etx + 1
+                return [AlphaReject("missing checksum", address)], skip
+            if n < etx + 6:  # the checksum or its terminator is still to come
+                return None, i
+            end = etx + 5
+            terminator = buf[end]
+            skip = end + 1 if terminator == EOT else end  # a rejected packet takes its EOT along
             if sum(buf[pos:etx + 1]) & 0xFFFF != int(digits, 16):
-                return [AlphaReject("checksum mismatch", address)], etx + 5
+                return [AlphaReject("checksum mismatch", address)], skip
             if etx == pos + 1:
-                return [AlphaReject("empty command", address)], etx + 5
+                return [AlphaReject("empty command", address)], skip
             segments.append(AlphaPacket(type_code, address, chr(buf[pos + 1]), bytes(buf[pos + 2:etx])))
-            terminator = buf[etx + 5]
             if terminator == EOT:
-                return segments, etx + 6
+                return segments, end + 1
             if terminator != STX:
-                return [AlphaReject("no EOT after checksum", address)], etx + 5
-            pos = etx + 5  # a nested segment follows
+                return [AlphaReject("no EOT after checksum", address)], end
+            pos = end  # a nested segment follows

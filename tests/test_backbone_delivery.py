@@ -117,6 +117,7 @@ def test_events_held_while_core_away_arrive_historical_in_seq_order(tmp_path, br
     first.start()
     controller = Controller(config)
     controller.start()
+    assert wait_until(lambda: controller.relay.live_since_ns is not None, 15), "relay never went live"
     live_id = controller.outbox.emit("ticket.issued", TICKET)
     assert wait_until(lambda: live_id in first.inbox_ids(), 15)
     first.stop()  # the core goes away and says so (retained online: false)

@@ -51,7 +51,7 @@ def read(port: str, protocol: str, count: int | None, as_json: bool, out, timeou
     try:
         device.open()
         if not as_json:
-            ident = ", ".join(f"{k} {v}" for k, v in asdict(device.identify()).items())
+            ident = ", ".join(f"{k} {v}" for k, v in asdict(device.identify()).items() if v is not None)
             print(f"# {protocol} thermometer on {port}: {ident}", file=out, flush=True)
         shown = 0
         last = time.monotonic()

@@ -50,6 +50,7 @@ class CallHandler:
             if not duplicate:
                 self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room, ts=ctl.now()))
             state = BoardState(ts=ctl.now(), calls=list(self.recent))
+        ctl.call_seen(call)  # the ticket no longer waits (the kiosk's `ahead` counts)
         boards = ctl.devices.show_call(call.room, call.ticket)
         ctl.client.publish(ctl.topics.board_state, state, retain=True)
         announced = self.announcer.announce(call.call_id, call.ticket, call.room) if announce else False

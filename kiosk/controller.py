@@ -116,6 +116,16 @@ class Controller:
         message = DeviceReadingMessage(device=device, kind=kind, ts=self.now(), **fields)
         self.client.publish(self.topics.device_reading(device), message, qos=0)
 
+    def call_seen(self, call) -> None:
+        """The core called a ticket: feature modules that track queues (on_call) learn of it."""
+        for ext in self._extensions:
+            handler = getattr(ext, "on_call", None)
+            if handler:
+                try:
+                    handler(call)
+                except Exception:
+                    log.exception("extension failed to take call %s", call.call_id)
+
     def _ping(self, request) -> dict:
         return {"node": self.config.node.id, "session": self.session, "version": VERSION,
                 "core_online": self.relay.core_online, "backlog": self.outbox.backlog()}

@@ -37,6 +37,7 @@ class CheckinCommand(Request):
 class CheckinResult(Strict):
     ticket: str
     route: Literal["doctor", "registration", "box"]
+    arrival: Literal["on_time", "early", "late"] = "on_time"
     room: str
     floor: int | None
     start: AwareDatetime
@@ -65,6 +66,7 @@ class TicketResult(Strict):
     priority: bool
     ahead: int
     printed: bool
+    doctor: str | None = None  # a specialty walk-in: the least-loaded doctor of the day
     message: str
 
 
@@ -82,6 +84,32 @@ class SameDayBookCommand(Request):
     phone: str = Field(pattern=r"^\+?[0-9]{10,15}$")
     birth_date: date
     lang: Lang = "ru"
+    representative: bool | None = None  # as in CheckinCommand, for a child's booking
+
+
+class SameDaySlot(Strict):
+    doctor_id: str
+    doctor: str | None = None  # the doctor's name when the core gives it
+    specialty: str
+    start: AwareDatetime
+    room: str
+    floor: int | None = None
+
+
+class SameDaySlotsResult(Strict):
+    specialty: str
+    slots: list[SameDaySlot]
+    message: str
+
+
+class SameDayBookResult(Strict):
+    booking: str
+    start: AwareDatetime
+    room: str
+    doctor: str
+    checkin: CheckinResult | None  # None: booked, but not checked in now (checkin_error says why)
+    checkin_error: str | None = None  # e.g. too_early, representative_required
+    message: str
 
 
 class FeedbackCommand(Request):
@@ -90,11 +118,50 @@ class FeedbackCommand(Request):
     ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3}$")
     booking: BookingCode | None = None
     comment: str | None = Field(default=None, max_length=500)
+    lang: Lang = "ru"
 
 
 class KioskInfoCommand(Request):
     kiosk: str = KioskId
     lang: Lang = "ru"
+
+
+class FeedbackResult(Strict):
+    follow_up: bool
+    message: str
+
+
+class ServiceInfo(Strict):
+    id: str
+    name: str  # in the requested language
+    prefix: str
+    room: str | None
+    floor: int | None
+    specialty: str | None
+
+
+class PrinterInfo(Strict):
+    device: str | None
+    state: Literal["ready", "degraded", "fault", "offline", "none"]
+    problems: list[str]
+
+
+class KioskInfoResult(Strict):
+    kiosk: str
+    lang: Lang
+    languages: list[Lang]
+    greeting: str  # of the hour, in `lang`
+    site: str  # the clinic's name in `lang`
+    services: list[ServiceInfo]
+    core_online: bool  # False: the UI shows its discreet offline state
+    printer: PrinterInfo
+    now: AwareDatetime
+
+
+# Error codes of `checkin` after which the kiosk offers a ticket for registration (the UI then
+# sends `ticket` with service RECEPTION_SERVICE); the error message says so in the patient's language.
+RECEPTION_OFFERED = frozenset({"not_found", "cancelled", "other_site", "too_late", "refused"})
+RECEPTION_SERVICE = "registration"
 
 
 COMMAND_MODELS = {

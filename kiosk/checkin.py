@@ -1,0 +1,209 @@
+"""Check-in of a booked visit: find the appointment, apply the rules, number, tell the core, print,
+record.
+
+Order of work, and why:
+  1. look the booking up through the core, or in the cached schedule when the core is away;
+  2. the rules (kiosk/rules.py) decide: other site, cancelled, too early / too late, a child's
+     representative, then the route;
+  3. the ticket number is reserved (the core's `checkin` request and the receipt both carry it);
+  4. the core is asked to accept the check-in when it is online; a refusal ends here (the number
+     stays a gap) and the patient is sent to registration;
+  5. the receipt is printed (a failure does not stop the check-in: the number is on the screen);
+  6. ONE transaction: ticket row, check-in row, ticket.issued, checkin.completed and, for the box,
+     routing.box (the doctor must be told).
+A rejection is answered with its code and a message in the patient's language, and a
+checkin.rejected event is recorded.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiosk import rules, texts
+from kiosk.core_link import CoreAway, CoreRefused
+from kiosk.receipts import receipt_blocks
+from kiosk.store import schema
+from mqtt.commands import CheckinResult
+from mqtt.models import Appointment, CheckinCompleted, CheckinRejected, RoutingBox, TicketIssued
+from mqtt.rpc import RequestError
+
+log = logging.getLogger("vestibule.kiosk.checkin")
+
+# Ticket prefixes for check-ins whose specialty has no configured service (a configured service
+# with `specialty` lends its prefix, e.g. T for therapist). The first letter no service uses wins;
+# two queues that end up sharing a letter share its counter, so numbers stay unique regardless.
+ROUTE_PREFIXES = {"doctor": "DQW", "registration": "NJK", "box": "BXZ"}
+CONTRACT_REASONS = set(CheckinRejected.model_fields["reason"].annotation.__args__)
+
+
+@schema
+def _create(db) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS checkins (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL, checked_at TEXT NOT NULL,
+        booking TEXT NOT NULL, ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+        ticket TEXT NOT NULL, route TEXT NOT NULL, arrival TEXT NOT NULL, doctor_id TEXT NOT NULL,
+        room TEXT NOT NULL, start TEXT NOT NULL, kiosk TEXT, offline INTEGER NOT NULL,
+        core_accepted INTEGER)""")
+    db.execute("CREATE INDEX IF NOT EXISTS checkins_day ON checkins (day)")
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, **values):
+        super().__init__(reason)
+        self.reason = reason
+        self.values = values
+
+
+@dataclass(frozen=True)
+class Decision:
+    arrival: str
+    route: str
+
+
+def decide(appt: Appointment, site_id: str, now: datetime, window, representative: bool | None) -> Decision:
+    """The rules in the order a receptionist would apply them; raises Rejected."""
+    if appt.site and appt.site != site_id:
+        raise Rejected("other_site")
+    if appt.status == "cancelled":
+        raise Rejected("cancelled")
+    arrival = rules.classify_arrival(now, appt.start, window)
+    if arrival.kind == "too_early":
+        raise Rejected("too_early", come_back_at=arrival.come_back_at)
+    if arrival.kind == "too_late":
+        raise Rejected("too_late")
+    if rules.needs_representative(appt.flags, representative):
+        raise Rejected("representative_required")
+    return Decision(arrival.kind, rules.decide_route(appt.flags, appt.patient.first_visit))
+
+
+class CheckinService:
+    def __init__(self, flow):
+        self.flow = flow
+        self.ctl = flow.ctl
+
+    # -- entry points ---------------------------------------------------------------------------
+    def by_command(self, cmd) -> CheckinResult:
+        now = self.ctl.now()
+        appt, offline = self.find(cmd, now)
+        if appt is None:
+            self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
+        return self.complete(appt, kiosk=cmd.kiosk, lang=cmd.lang, representative=cmd.representative,
+                             offline=offline, now=now)
+
+    def find(self, cmd, now: datetime) -> tuple[Appointment | None, bool]:
+        """(appointment or None, decided offline?). The core first; the cache when it is away."""
+        body = ({"by": "code", "code": cmd.code} if cmd.by == "code"
+                else {"by": "phone", "phone": cmd.phone, "birth_date": cmd.birth_date.isoformat()})
+        try:
+            return self.flow.core.lookup(body), False
+        except CoreRefused as exc:  # e.g. the core knows the booking belongs to another site
+            self.reject(cmd.kiosk, cmd.lang, Rejected(exc.code), now)
+        except CoreAway:
+            pass
+        today = now.date()
+        if cmd.by == "code":
+            return self.ctl.schedule.find_code(today, cmd.code), True
+        return self.ctl.schedule.find_phone(today, cmd.phone, cmd.birth_date), True
+
+    def complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,
+                 offline: bool, now: datetime) -> CheckinResult:
+        cfg = self.ctl.config
+        try:
+            decision = decide(appt, cfg.site.id, now, cfg.arrival, representative)
+        except Rejected as rejection:
+            self.reject(kiosk, lang, rejection, now)
+        prefix, service = self.prefix_and_service(appt.doctor.specialty, decision.route)
+        flow = self.flow
+        reservation = flow.tickets.reserve(prefix, f"doctor:{appt.doctor.id}", False, now)
+        number = reservation.number
+
+        core_accepted = None
+        if flow.core.online:
+            try:
+                reply = flow.core.checkin(appt.booking, number)
+            except CoreAway:
+                offline = True  # the checkin.completed event tells the core later
+            else:
+                core_accepted = reply.accepted
+                if not reply.accepted:
+                    flow.tickets.release(reservation)
+                    reason = reply.reason or "refused"
+                    self.reject(kiosk, lang, Rejected(reason if reason in CONTRACT_REASONS else "refused",
+                                                      core_reason=reason), now)
+
+        local = now.astimezone(self.ctl.tz)
+        start = appt.start.astimezone(self.ctl.tz)
+        blocks = receipt_blocks(number=number, lang=lang, patient=rules.mask_name(appt.patient.display),
+                                doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
+                                room=appt.room, floor=appt.floor, start=start, booking=appt.booking,
+                                route=decision.route, greeting=rules.greeting(local, lang), site=flow.site_name(lang))
+        printed = flow.printing.print_blocks(kiosk, "receipt", number, blocks, now).printed
+
+        with self.ctl.store.transaction() as tx:
+            ticket = flow.tickets.record(tx, reservation, service=service, channel="kiosk", kiosk=kiosk,
+                                         booking=appt.booking, doctor_id=appt.doctor.id, room=appt.room,
+                                         printed=printed)
+            tx.insert("checkins", {
+                "day": ticket.day, "checked_at": now.isoformat(), "booking": appt.booking, "ticket_id": ticket.id,
+                "ticket": number, "route": decision.route, "arrival": decision.arrival,
+                "doctor_id": appt.doctor.id, "room": appt.room, "start": appt.start.isoformat(), "kiosk": kiosk,
+                "offline": int(offline), "core_accepted": core_accepted})
+            outbox = self.ctl.outbox
+            outbox.append(tx, "ticket.issued", TicketIssued(
+                ticket=number, service=service, priority=False, channel="kiosk", booking=appt.booking,
+                kiosk=kiosk, printed=printed))
+            outbox.append(tx, "checkin.completed", CheckinCompleted(
+                booking=appt.booking, ticket=number, doctor_id=appt.doctor.id, room=appt.room, start=appt.start,
+                arrival=decision.arrival, route=decision.route, offline=offline))
+            if decision.route == "box":
+                outbox.append(tx, "routing.box", RoutingBox(booking=appt.booking, doctor_id=appt.doctor.id))
+        log.info("check-in: ticket %s, route %s, arrival %s%s%s", number, decision.route, decision.arrival,
+                 ", offline" if offline else "", "" if printed else ", NOT printed")
+
+        return CheckinResult(
+            ticket=number, route=decision.route, arrival=decision.arrival, room=appt.room, floor=appt.floor,
+            start=start, doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
+            patient=rules.mask_name(appt.patient.display), booking=appt.booking, printed=printed,
+            offline=offline, message=self.message(lang, decision.route, number, appt, offline, printed))
+
+    # -- pieces ---------------------------------------------------------------------------------
+    def prefix_and_service(self, specialty: str, route: str) -> tuple[str, str]:
+        services = self.ctl.config.services
+        match = next((s for s in services if s.specialty == specialty), None)
+        if match:
+            return match.prefix, match.id
+        used = {s.prefix for s in services}
+        letters = ROUTE_PREFIXES[route]
+        return next((ch for ch in letters if ch not in used), letters[0]), specialty
+
+    def message(self, lang: str, route: str, number: str, appt: Appointment, offline: bool, printed: bool) -> str:
+        if route == "registration":
+            reg = self.ctl.config.service("registration")
+            reg_room = texts.text(lang, "reg_room", room=reg.room) if reg and reg.room else ""
+            msg = texts.text(lang, "checkin.registration", ticket=number, room=appt.room, reg=reg_room)
+        elif route == "box":
+            msg = texts.text(lang, "checkin.box", ticket=number)
+        else:
+            msg = texts.text(lang, "checkin.doctor", ticket=number, room=appt.room,
+                             floor=texts.floor_part(lang, appt.floor))
+        if offline:
+            msg += texts.text(lang, "checkin.offline")
+        if not printed:
+            msg += texts.text(lang, "not_printed", ticket=number)
+        return msg
+
+    def reject(self, kiosk: str, lang: str, rejection: Rejected, now: datetime):
+        """Record checkin.rejected and answer with the reason's code; never returns."""
+        reason = rejection.reason
+        if reason in CONTRACT_REASONS:
+            self.ctl.outbox.emit("checkin.rejected", CheckinRejected(reason=reason, kiosk=kiosk))
+        log.info("check-in rejected: %s", reason)
+        if reason == "too_early":
+            when = rejection.values["come_back_at"].astimezone(self.ctl.tz)
+            message = texts.text(lang, "error.too_early", time=texts.clock(when, now.astimezone(self.ctl.tz)))
+        elif reason == "refused":
+            message = texts.text(lang, "error.refused", reason=rejection.values.get("core_reason", "?"))
+        else:
+            message = texts.text(lang, f"error.{reason}")
+        raise RequestError(reason, message)

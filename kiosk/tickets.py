@@ -1,0 +1,174 @@
+"""Queue ticket numbers and the node's record of issued tickets.
+
+Numbers: the service's prefix letter and three digits, A001 ... A999, then A001 again (a queue
+issuing more than 999 tickets in a day wraps; on wrapping, numbers still waiting are skipped so
+two waiting tickets never share a number). Counters belong to the site's LOCAL day: the first
+ticket after local midnight is 001 whatever the UTC date. Every kiosk of the node goes through this
+one controller and one SQLite counter row per (day, prefix), moved inside BEGIN IMMEDIATE, so
+numbers are unique across kiosks.
+
+Two steps, because the paper and the core's `checkin` request must carry the number before the
+node knows whether the receipt printed or the core accepted:
+  reserve()  a short transaction of its own moves the counter (a crash or a refusal after it
+             leaves a gap in the numbers, never a duplicate);
+  record()   inside the caller's transaction, together with the check-in row and the events.
+
+`ahead` counts the waiting tickets of the same queue that will be called before the new one:
+priority tickets (elderly, disabled, veterans, pregnant) go before normal ones, so a priority
+ticket counts only earlier priority tickets, a normal ticket every waiting one. Reservations not
+yet recorded count too. A ticket stops waiting when the core calls it (mark_called, fed by
+kiosk/calls.py through the controller's on_call hook).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from kiosk.store import Store, Tx, schema
+
+MAX_NUMBER = 999
+
+
+@schema
+def _create(db) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS ticket_counters (
+        day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (day, prefix))""")
+    db.execute("""CREATE TABLE IF NOT EXISTS tickets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        day TEXT NOT NULL, number TEXT NOT NULL, queue TEXT NOT NULL, service TEXT NOT NULL,
+        priority INTEGER NOT NULL, channel TEXT NOT NULL, kiosk TEXT, booking TEXT,
+        doctor_id TEXT, room TEXT, issued_at TEXT NOT NULL, printed INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'waiting', called_at TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS tickets_queue ON tickets (day, queue, state)")
+    db.execute("CREATE INDEX IF NOT EXISTS tickets_number ON tickets (day, number, state)")
+
+
+def format_number(prefix: str, n: int) -> str:
+    return f"{prefix}{n:03d}"
+
+
+def next_after(last: int) -> int:
+    """1..999, then 1 again."""
+    return last % MAX_NUMBER + 1
+
+
+@dataclass(frozen=True)
+class Reservation:
+    number: str
+    day: str
+    queue: str
+    priority: bool
+    ahead: int
+    issued_at: datetime
+    doctor_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedTicket:
+    id: int
+    number: str
+    day: str
+    queue: str
+    service: str
+    priority: bool
+    ahead: int
+    doctor_id: str | None
+    room: str | None
+    printed: bool
+
+
+class TicketBook:
+    def __init__(self, store: Store, tz: ZoneInfo):
+        self.store = store
+        self.tz = tz
+        self._lock = threading.Lock()
+        self._inflight: dict[str, Reservation] = {}  # day/number -> reserved, not yet recorded
+
+    def local_day(self, now: datetime) -> str:
+        return now.astimezone(self.tz).date().isoformat()
+
+    # -- step 1: the number -------------------------------------------------------------------
+    def reserve(self, prefix: str, queue: str, priority: bool, now: datetime,
+                doctor_id: str | None = None) -> Reservation:
+        day = self.local_day(now)
+        # store lock first, then ours: record() runs inside a store transaction and takes ours
+        with self.store.transaction() as tx, self._lock:
+            number = self._next_number(tx, day, prefix)
+            ahead = self._waiting_ahead(tx, day, queue, priority)
+            ahead += sum(1 for r in self._inflight.values()
+                         if r.day == day and r.queue == queue and (r.priority or not priority))
+            reservation = Reservation(number, day, queue, priority, ahead, now, doctor_id)
+            self._inflight[f"{day}/{number}"] = reservation
+        return reservation
+
+    def release(self, reservation: Reservation) -> None:
+        """The ticket will not be recorded (the core refused): its number stays a gap."""
+        with self._lock:
+            self._inflight.pop(f"{reservation.day}/{reservation.number}", None)
+
+    def _next_number(self, tx: Tx, day: str, prefix: str) -> str:
+        row = tx.execute("SELECT last FROM ticket_counters WHERE day = ? AND prefix = ?", (day, prefix)).fetchone()
+        n = next_after(row[0] if row else 0)
+        for _ in range(MAX_NUMBER):  # only after a wrap can a number still be waiting
+            number = format_number(prefix, n)
+            taken = tx.execute("SELECT 1 FROM tickets WHERE day = ? AND number = ? AND state = 'waiting'",
+                               (day, number)).fetchone() or f"{day}/{number}" in self._inflight
+            if not taken:
+                break
+            n = next_after(n)
+        tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES (?, ?, ?) "
+                   "ON CONFLICT (day, prefix) DO UPDATE SET last = excluded.last", (day, prefix, n))
+        return format_number(prefix, n)
+
+    @staticmethod
+    def _waiting_ahead(tx: Tx, day: str, queue: str, priority: bool) -> int:
+        sql = "SELECT COUNT(*) FROM tickets WHERE day = ? AND queue = ? AND state = 'waiting'"
+        if priority:
+            sql += " AND priority = 1"
+        return tx.execute(sql, (day, queue)).fetchone()[0]
+
+    # -- step 2: the row, inside the caller's transaction ------------------------------------------
+    def record(self, tx: Tx, reservation: Reservation, *, service: str, channel: str, kiosk: str | None,
+               booking: str | None, doctor_id: str | None, room: str | None, printed: bool) -> IssuedTicket:
+        r = reservation
+        ticket_id = tx.insert("tickets", {
+            "day": r.day, "number": r.number, "queue": r.queue, "service": service, "priority": int(r.priority),
+            "channel": channel, "kiosk": kiosk, "booking": booking, "doctor_id": doctor_id, "room": room,
+            "issued_at": r.issued_at.isoformat(), "printed": int(printed), "state": "waiting"})
+        self.release(r)  # the row counts from now on (the caller's commit follows at once)
+        return IssuedTicket(ticket_id, r.number, r.day, r.queue, service, r.priority, r.ahead, doctor_id,
+                            room, printed)
+
+    # -- calls and reads ---------------------------------------------------------------------------
+    def mark_called(self, number: str, now: datetime) -> bool:
+        """The core called this number: the oldest waiting ticket of today with it stops waiting."""
+        day = self.local_day(now)
+        with self.store.transaction() as tx:
+            cur = tx.execute(
+                "UPDATE tickets SET state = 'called', called_at = ? WHERE id = ("
+                "SELECT id FROM tickets WHERE day = ? AND number = ? AND state = 'waiting' ORDER BY id LIMIT 1)",
+                (now.isoformat(), day, number))
+            return cur.rowcount > 0
+
+    def walk_ins_by_doctor(self, day: date | str) -> list[str]:
+        """One doctor id per walk-in assigned today (the least-loaded rule counts them)."""
+        with self.store.lock:  # rows and reservations seen at one instant: none counted twice or missed
+            rows = self.store.query("SELECT doctor_id FROM tickets WHERE day = ? AND booking IS NULL "
+                                    "AND doctor_id IS NOT NULL", (str(day),))
+            with self._lock:
+                pending = [r.doctor_id for r in self._inflight.values() if r.day == str(day) and r.doctor_id]
+        return [r["doctor_id"] for r in rows] + pending
+
+    def waiting(self, day: str, queue: str) -> list[str]:
+        """Numbers of the queue in calling order: priority first, then by issue."""
+        rows = self.store.query("SELECT number FROM tickets WHERE day = ? AND queue = ? AND state = 'waiting' "
+                                "ORDER BY priority DESC, id", (day, queue))
+        return [r["number"] for r in rows]
+
+    def purge(self, before_day: str) -> int:
+        with self.store.transaction() as tx:
+            gone = tx.execute("DELETE FROM tickets WHERE day < ?", (before_day,)).rowcount
+            tx.execute("DELETE FROM ticket_counters WHERE day < ?", (before_day,))
+        return gone

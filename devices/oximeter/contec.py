@@ -135,11 +135,7 @@ class ContecDecoder:
 
     def __init__(self) -> None:
         self._tail = b""
-        self.identity = Identity()
-        self.garbage_packets = 0  # candidates dropped (unknown type or truncated): a health hint
-
-    def reset(self) -> None:
-        self._tail = b""
+        self.identity = Identity()  # filled in as answers to A8/A9/AA arrive
 
     def feed(self, data: bytes, ts: float) -> list[OximeterReading]:
         buf = self._tail + data if self._tail else data
@@ -178,8 +174,7 @@ class ContecDecoder:
     def _other(self, c: bytes) -> None:
         need = DEVICE_PACKET_LENGTHS.get(c[0])
         if need is None or len(c) < need:
-            self.garbage_packets += 1
-            return
+            return  # an unknown type or a truncated packet: garbage
         ptype = c[0]
         if ptype in (MODEL, VENDOR, DEVICE_ID):
             data = decode_payload(c[:need])

@@ -72,9 +72,7 @@ class _SerialOximeter(StreamingDevice):
         self._io(self._port.reset_input_buffer)  # bytes queued while nobody listened are stale
         self._last_bytes = time.monotonic()
         self._start_stream()
-        deadline = time.monotonic() + self.open_timeout_s
-        while not self._pending and time.monotonic() < deadline:
-            self._pending.extend(self._poll())
+        self._collect_until(lambda: bool(self._pending), time.monotonic() + self.open_timeout_s)
         if not self._pending:
             self.close()
             raise DeviceNotAnswering(
@@ -130,6 +128,11 @@ class _SerialOximeter(StreamingDevice):
             self._last = readings[-1]
         return readings
 
+    def _collect_until(self, done: Callable[[], bool], deadline: float) -> None:
+        """Poll until done() or the deadline; readings wait in _pending for the next read()."""
+        while not done() and time.monotonic() < deadline:
+            self._pending.extend(self._poll())
+
     def _write(self, data: bytes) -> None:
         port = self._port
         if port is None:
@@ -173,18 +176,18 @@ class ContecOximeter(_SerialOximeter):
     def identify(self, timeout: float = 2.0) -> dict[str, str | None]:
         """Model, vendor and device id (A8/A9/AA) of an open oximeter.
 
-        Follows OSCAR's order: stop live data, ask, then restart it. Live readings that arrive
-        meanwhile are kept for the next read()."""
+        Like OSCAR: stop live data, then one request at a time, each waiting for its answer;
+        live data is restarted afterwards. Readings that arrive meanwhile go to the next read()."""
         if self._port is None:
             raise DeviceUnavailable(f"{self.url} is not open")
-        self._decoder.identity = Identity()
-        self._write(b"".join(contec.encode_command(c) for c in
-                             (contec.CMD_STOP_LIVE, contec.CMD_MODEL, contec.CMD_VENDOR,
-                              contec.CMD_DEVICE_ID)))
+        identity = self._decoder.identity = Identity()
         deadline = time.monotonic() + timeout
-        identity = self._decoder.identity
-        while not identity.complete and time.monotonic() < deadline:
-            self._pending.extend(self._poll())
+        self._write(contec.encode_command(contec.CMD_STOP_LIVE))
+        self._collect_until(lambda: False, min(deadline, time.monotonic() + 0.1))
+        for cmd, field in ((contec.CMD_MODEL, "model"), (contec.CMD_VENDOR, "vendor"),
+                           (contec.CMD_DEVICE_ID, "device_id")):
+            self._write(contec.encode_command(cmd))
+            self._collect_until(lambda: getattr(identity, field) is not None, deadline)
         self._start_stream()
         if identity.model is None and identity.vendor is None and identity.device_id is None:
             raise DeviceNotAnswering(f"{self.url}: no answer to the model/vendor/device id requests "

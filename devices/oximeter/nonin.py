@@ -88,10 +88,6 @@ class NoninDecoder:
 
     def __init__(self) -> None:
         self._tail = b""
-        self.bad_packets = 0  # SYNC frames whose packet failed: a line-quality hint
-
-    def reset(self) -> None:
-        self._tail = b""
 
     def feed(self, data: bytes, ts: float) -> list[OximeterReading]:
         buf = self._tail + data if self._tail else data
@@ -108,7 +104,6 @@ class NoninDecoder:
                 return readings
             reading = self._packet(buf, s, ts)
             if reading is None:
-                self.bad_packets += 1
                 i = s + 1
             else:
                 readings.append(reading)

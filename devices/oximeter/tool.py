@@ -32,7 +32,7 @@ def format_line(reading: OximeterReading) -> str:
     def show(value):
         return "--" if value is None else str(value)
 
-    stamp = datetime.fromtimestamp(reading.ts).astimezone().strftime("%H:%M:%S.%f")[:-3]
+    stamp = datetime.fromtimestamp(reading.ts).astimezone().isoformat(timespec="milliseconds")
     return (f"{stamp}  SpO2 {show(reading.spo2):>3} %  pulse {show(reading.pulse):>3} bpm  "
             f"signal {show(reading.signal):>2}  probe {reading.probe}")
 

@@ -163,6 +163,15 @@ def test_contec_identify_returns_model_vendor_and_device_id(make_sim, make_drive
     read_until(dev, lambda r: r.spo2 == 97)  # live data resumes afterwards
 
 
+def test_contec_identify_on_a_device_that_does_not_answer_raises_not_answering(make_sim, make_driver):
+    sim = make_sim(ContecSim)
+    dev = make_driver(ContecOximeter, sim)
+    dev.open()
+    sim.answering = False
+    with pytest.raises(DeviceNotAnswering, match="model/vendor/device id"):
+        dev.identify(timeout=0.5)
+
+
 def test_contec_silent_stream_during_read_raises_not_answering(make_sim, make_driver):
     sim = make_sim(ContecSim)
     dev = make_driver(ContecOximeter, sim, silence_s=1.0)

@@ -118,6 +118,7 @@ class BridgeLink:
             raise ProtocolMismatch(f"bridge firmware lacks messages {', '.join(missing)}")
         self.ids = dictionary
         self.names = {v: k for k, v in dictionary.items()}
+        self.events.clear()  # readings a previous session's stream left on the line
         _, payload = self.request("IDENTIFY")
         try:
             fw, proto, sensor_status, sensor_id, emissivity = link.unpack_identify(payload)

@@ -39,13 +39,14 @@ CONTRACT_REASONS = set(CheckinRejected.model_fields["reason"].annotation.__args_
 
 @schema
 def _create(db) -> None:
-    db.execute("""CREATE TABLE IF NOT EXISTS checkins (
+    # "kiosk_" because every Store runs every @schema hook, the stand-in core's too (it has "checkins")
+    db.execute("""CREATE TABLE IF NOT EXISTS kiosk_checkins (
         id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL, checked_at TEXT NOT NULL,
         booking TEXT NOT NULL, ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
         ticket TEXT NOT NULL, route TEXT NOT NULL, arrival TEXT NOT NULL, doctor_id TEXT NOT NULL,
         room TEXT NOT NULL, start TEXT NOT NULL, kiosk TEXT, offline INTEGER NOT NULL,
         core_accepted INTEGER)""")
-    db.execute("CREATE INDEX IF NOT EXISTS checkins_day ON checkins (day)")
+    db.execute("CREATE INDEX IF NOT EXISTS kiosk_checkins_day ON kiosk_checkins (day)")
 
 
 class Rejected(Exception):
@@ -144,7 +145,7 @@ class CheckinService:
             ticket = flow.tickets.record(tx, reservation, service=service, channel="kiosk", kiosk=kiosk,
                                          booking=appt.booking, doctor_id=appt.doctor.id, room=appt.room,
                                          printed=printed)
-            tx.insert("checkins", {
+            tx.insert("kiosk_checkins", {
                 "day": ticket.day, "checked_at": now.isoformat(), "booking": appt.booking, "ticket_id": ticket.id,
                 "ticket": number, "route": decision.route, "arrival": decision.arrival,
                 "doctor_id": appt.doctor.id, "room": appt.room, "start": appt.start.isoformat(), "kiosk": kiosk,
@@ -198,12 +199,11 @@ class CheckinService:
         reason = rejection.reason
         if reason in CONTRACT_REASONS:
             self.ctl.outbox.emit("checkin.rejected", CheckinRejected(reason=reason, kiosk=kiosk))
-        log.info("check-in rejected: %s", reason)
+        log.info("check-in rejected: %s%s", reason,
+                 f" (core: {rejection.values['core_reason']})" if "core_reason" in rejection.values else "")
         if reason == "too_early":
             when = rejection.values["come_back_at"].astimezone(self.ctl.tz)
             message = texts.text(lang, "error.too_early", time=texts.clock(when, now.astimezone(self.ctl.tz)))
-        elif reason == "refused":
-            message = texts.text(lang, "error.refused", reason=rejection.values.get("core_reason", "?"))
         else:
             message = texts.text(lang, f"error.{reason}")
         raise RequestError(reason, message)

@@ -85,7 +85,9 @@ class CoreLink:
         try:
             data = self._ask("checkin", {"booking": booking, "ticket": ticket})
         except CoreRefused as exc:
-            return CheckinReply(False, exc.code)
+            if exc.code in LOOKUP_REFUSALS or exc.code == "not_found":
+                return CheckinReply(False, exc.code)
+            raise CoreAway(f"checkin failed: {exc.code}") from None  # the core's trouble, not a no
         try:
             accepted = CheckinAnswer.model_validate({"accepted": data.get("accepted")}).accepted
         except ValidationError:

@@ -203,7 +203,7 @@ class KioskFlow:
     def purge(self, now: datetime, retention_days: int) -> None:
         cutoff = (self.local(now).date() - timedelta(days=retention_days)).isoformat()
         with self.ctl.store.transaction() as tx:
-            tx.execute("DELETE FROM checkins WHERE day < ?", (cutoff,))
+            tx.execute("DELETE FROM kiosk_checkins WHERE day < ?", (cutoff,))
             tx.execute("DELETE FROM feedback WHERE day < ?", (cutoff,))
         self.tickets.purge(cutoff)
         self.printing.purge(cutoff)

@@ -1,0 +1,194 @@
+"""Check-in end to end: real broker, stand-in core, controller, printer simulator on a pty, and an
+MQTT client as the kiosk UI. Asserts the answers, the events in the core's inbox and the bytes
+that reached the printer."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from devices.printer import escpos_parser as ep
+from mqtt.commands import RECEPTION_OFFERED
+from tests.kiosk_env import KIOSK, kiosk_env, node_rows, wait_until
+
+
+@pytest.fixture
+def env(tmp_path, broker):
+    with kiosk_env(tmp_path, broker) as e:
+        yield e
+
+
+def has_cyrillic(text: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in text)
+
+
+def has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
+def text_modes(job: list[ep.Event]) -> list[tuple[str, int, bool]]:
+    """(text, code page, double-byte mode) for every text run of a job, as the printer sees it."""
+    page, kanji, out = 0, False, []
+    for kind, value in job:
+        if kind == ep.INIT:
+            page, kanji = 0, False
+        elif kind == ep.CODEPAGE:
+            page = value
+        elif kind == ep.KANJI:
+            kanji = value
+        elif kind == ep.TEXT:
+            out.append((value, page, kanji))
+    return out
+
+
+def test_on_time_check_in_by_code_prints_a_russian_receipt_and_reports_to_the_core(env):
+    appt = env.booking(minutes=5)
+    before = env.printed()
+    data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert data["ticket"] == "T001"  # the therapist service lends its prefix
+    assert (data["route"], data["arrival"], data["room"], data["floor"]) == ("doctor", "on_time", "12", 2)
+    assert data["printed"] is True and data["offline"] is False
+    assert data["patient"] == "Тестова А." and data["doctor"] == "Петрова А. С."
+    assert "T001" in data["message"] and "Кабинет 12" in data["message"]
+
+    doc = env.next_document(before)
+    lines = doc.text_lines
+    assert "Доброе утро!" in lines and "Ваш номер" in lines and "T001" in lines
+    assert "Пациент: Тестова А." in lines and "Врач: Петрова А. С." in lines and "Терапевт" in lines
+    assert "Кабинет 12, этаж 2" in lines and "Время приёма: 23.11.2026 10:05" in lines
+    assert not any("Тестова Анна" in line for line in lines)  # never the full name
+    assert doc.qr_payloads == [appt.booking]
+    assert doc.cut == "partial"
+    big = [b for b in doc.blocks if getattr(b, "text", "") == "T001"][0]
+    assert big.height >= 4  # the number is printed large
+
+    job = env.sim.jobs()[-1]
+    modes = text_modes(job)
+    assert all(page == 17 and not kanji for text, page, kanji in modes if has_cyrillic(text)), \
+        "Cyrillic must go out in PC866 (ESC t 17), never in double-byte mode"
+    assert ep.Event(ep.CODEPAGE, 17) in job
+    assert job[-1].kind == ep.CUT
+
+    issued = env.wait_events("ticket.issued", predicate=lambda e: e.data["ticket"] == "T001")[0]
+    assert issued.data == {"ticket": "T001", "service": "therapist", "priority": False, "channel": "kiosk",
+                           "booking": appt.booking, "kiosk": KIOSK, "printed": True}
+    completed = env.wait_events("checkin.completed")[0]
+    assert completed.data["booking"] == appt.booking and completed.data["ticket"] == "T001"
+    assert (completed.data["route"], completed.data["arrival"], completed.data["doctor_id"]) == \
+        ("doctor", "on_time", "d-therapist-1")
+    assert completed.historical is False and completed.data["offline"] is False
+    assert {"booking": appt.booking, "ticket": "T001"}.items() <= env.core.checkins()[-1].items()
+
+
+def test_check_in_by_phone_and_birth_date_prints_chinese_in_double_byte_mode(env):
+    appt = env.booking(minutes=-5, phone="+79161234567", birth_date=date(1975, 3, 9))
+    before = env.printed()
+    data = env.ok("checkin", {"by": "phone", "phone": "+79161234567", "birth_date": "1975-03-09", "lang": "zh"})
+    assert data["booking"] == appt.booking and data["arrival"] == "late" and data["route"] == "doctor"
+    assert "签到成功" in data["message"]
+
+    doc = env.next_document(before)
+    assert "早上好！" in doc.text_lines and "您的号码" in doc.text_lines and "内科" in doc.text_lines
+    assert "医生: Петрова А. С." in doc.text_lines  # a Cyrillic name inside a Chinese receipt
+    assert doc.qr_payloads == [appt.booking] and doc.cut == "partial"
+
+    job = env.sim.jobs()[-1]
+    modes = text_modes(job)
+    assert any(has_cjk(text) for text, _, _ in modes)
+    for text, page, kanji in modes:
+        if has_cjk(text):
+            assert kanji, f"{text!r} must be inside FS & ... FS ."
+        if has_cyrillic(text):
+            assert not kanji and page == 17, f"{text!r} printed in double-byte mode turns to garbage"
+    kinds = [e for e in job if e.kind == ep.KANJI]
+    assert kinds[0].value is True and kinds[-1].value is False  # entered, and left before the cut
+
+
+def test_english_receipt_and_no_personal_data_in_the_node_store(env):
+    appt = env.booking(minutes=10, phone="+79990007777", birth_date=date(1990, 1, 2))
+    before = env.printed()
+    data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "en"})
+    doc = env.next_document(before)
+    assert "Good morning!" in doc.text_lines and "Your number" in doc.text_lines and data["ticket"] in doc.text_lines
+    assert "Room 12, floor 2" in doc.text_lines
+    env.wait_events("checkin.completed")
+    rows = node_rows(env.controller)
+    assert appt.booking in rows  # booking codes and tickets are kept ...
+    for personal in ("Тестова", "+79990007777", "7777", "1990-01-02"):
+        assert personal not in rows  # ... names, phones and birth dates are not
+
+
+def test_too_early_says_when_to_come_back_and_prints_nothing(env):
+    appt = env.booking(minutes=90)  # 11:30:08; check-in opens 11:00:08
+    before = env.printed()
+    error = env.error("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert error.code == "too_early" and "11:00" in error.message
+    rejected = env.wait_events("checkin.rejected")[0]
+    assert rejected.data == {"reason": "too_early", "kiosk": KIOSK}
+    assert env.printed() == before and env.core.checkins() == []
+
+
+@pytest.mark.parametrize("case", ["too_late", "cancelled", "other_site", "not_found"])
+def test_rejections_offer_a_reception_ticket(env, case):
+    if case == "too_late":
+        code = env.booking(minutes=-20).booking
+    elif case == "cancelled":
+        code = env.booking(status="cancelled").booking
+    elif case == "other_site":
+        code = env.booking(site="spb-primorsky", cached=False).booking
+    else:
+        code = "BK-ZZZZZ"
+    error = env.error("checkin", {"by": "code", "code": code, "lang": "ru"})
+    assert error.code == case and case in RECEPTION_OFFERED
+    assert "талон в регистратуру" in error.message
+    env.wait_events("checkin.rejected", predicate=lambda e: e.data["reason"] == case)
+    # the UI then takes the offered ticket for registration
+    ticket = env.ok("ticket", {"service": "registration", "lang": "ru"})
+    assert ticket["ticket"] == "R001" and ticket["room"] == "1"
+
+
+def test_box_booking_goes_to_the_box_and_the_doctor_is_told(env):
+    appt = env.booking(minutes=0, flags=("box",))
+    before = env.printed()
+    data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert data["route"] == "box" and "изолятор" in data["message"]
+    assert "Пройдите в изолятор (бокс)" in env.next_document(before).text_lines
+    box = env.wait_events("routing.box")[0]
+    assert box.data == {"booking": appt.booking, "doctor_id": "d-therapist-1"}
+    assert env.wait_events("checkin.completed")[0].data["route"] == "box"
+
+
+def test_child_needs_a_representative_to_confirm(env):
+    appt = env.booking(minutes=3, doctor_id="d-pediatrician-1", flags=("child",))
+    before = env.printed()
+    error = env.error("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert error.code == "representative_required" and "представител" in error.message
+    env.wait_events("checkin.rejected", predicate=lambda e: e.data["reason"] == "representative_required")
+    assert env.printed() == before
+
+    data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru", "representative": True})
+    assert data["route"] == "doctor" and data["room"] == "8"
+    assert data["ticket"][0] == "D"  # no walk-in service for pediatrics: the doctor-route prefix
+    assert "Педиатр" in env.next_document(before).text_lines
+
+
+def test_first_visit_goes_to_registration_before_the_doctor(env):
+    appt = env.booking(minutes=5, first_visit=True)
+    before = env.printed()
+    data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert data["route"] == "registration"
+    assert "регистратуру (кабинет 1)" in data["message"] and "кабинет 12" in data["message"]
+    assert "Сначала пройдите в регистратуру" in env.next_document(before).text_lines
+    assert env.wait_events("checkin.completed")[0].data["route"] == "registration"
+
+
+def test_called_ticket_leaves_the_queue(env):
+    """A check-in ticket the core calls stops counting as waiting (kiosk/calls.py -> on_call)."""
+    appt = env.booking(minutes=5)
+    env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    day = env.today().isoformat()
+    flow = env.flow
+    assert flow.tickets.waiting(day, "doctor:d-therapist-1") == ["T001"]
+    env.core.client.publish(env.core.topics.core_cmd_call,
+                            {"call_id": "c-1", "ticket": "T001", "room": "12", "service": "therapist"})
+    wait_until(lambda: flow.tickets.waiting(day, "doctor:d-therapist-1") == [], what="T001 called")

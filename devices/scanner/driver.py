@@ -18,8 +18,8 @@ import serial
 from devices import status as problems_
 from devices.base import ScanReading, StreamingDevice
 from devices.errors import DeviceUnavailable
-from devices.scanner.hid_keys import HidDecoder, HidReject
-from devices.scanner.lines import LineReject, LineSplitter
+from devices.scanner.hid_keys import HidDecoder
+from devices.scanner.lines import LineSplitter
 from devices.serial_port import open_serial
 from devices.url import DeviceURL
 
@@ -168,5 +168,3 @@ class HidScanner(_Scanner):
             raise self._unplugged(exc) from None
         return out
 
-
-__all__ = ["LineScanner", "HidScanner", "LineReject", "HidReject"]

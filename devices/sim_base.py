@@ -64,6 +64,9 @@ class PtySimulator:
             if self._pty is not None:
                 return
             self._pty = open_raw_pty()
+            # A streaming device does not wait for its host: bytes nobody reads are lost, as on a
+            # real UART, instead of blocking the simulator once the pty buffer is full.
+            os.set_blocking(self._pty.master_fd, False)
             tmp = self.link_path + ".new"
             if os.path.lexists(tmp):
                 os.unlink(tmp)
@@ -87,8 +90,8 @@ class PtySimulator:
                 return
             try:
                 os.write(self._pty.master_fd, data)
-            except OSError:
-                pass
+            except (BlockingIOError, OSError):
+                pass  # buffer full (host not reading) or unplugged
 
     def _serve(self) -> None:
         next_tick = time.monotonic()

@@ -89,6 +89,7 @@ def render_conf(directory: Path, port: int = 1883, bind: str = "127.0.0.1") -> s
         "persistence_location /var/lib/mosquitto/",
         "autosave_interval 60",  # the broker is a secondary buffer; the outbox is the record
         "max_queued_messages 200000",
+        "set_tcp_nodelay true",  # request/response and calls are small packets: no Nagle delay
         "log_dest syslog",
         "",
     ])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 import uuid
@@ -26,6 +27,16 @@ log = logging.getLogger("vestibule.mqtt")
 
 MessageHandler = Callable[[paho.MQTTMessage], None]
 MAX_PAYLOAD = 256 * 1024  # larger payloads are refused unread: nothing in the contract comes near
+
+
+def set_nodelay(client: paho.Client) -> None:
+    """Small request/answer packets must not wait for Nagle (paho does not set it)."""
+    sock = client.socket()
+    if sock is not None and hasattr(sock, "setsockopt"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
 
 class RequestTimeout(Exception):
@@ -170,6 +181,7 @@ class MqttClient:
             log.warning("broker refused connection: %s", reason_code)
             return
         log.info("connected to %s:%s as %s", self.host, self.port, self.client_id)
+        set_nodelay(client)
         subs = [(t, q) for t, q in self._subs.items()]
         if self.reply_topic:
             subs.append((self.reply_topic, 1))

@@ -34,6 +34,14 @@ class PrintOutcome:
     problems: tuple[str, ...] = ()
     sent: bool = False  # bytes went out (printed=False with sent=True: a fault during the job)
 
+    @property
+    def reason(self) -> str:
+        """Why it did not print, for logs and events ("" when it printed)."""
+        if self.printed:
+            return ""
+        problems = ", ".join(self.problems) or "unknown"
+        return f"sent, then the printer reported {problems}" if self.sent else f"refused: {problems}"
+
 
 class EscposPrinter(Device):
     kind = "printer"
@@ -42,13 +50,13 @@ class EscposPrinter(Device):
     def __init__(self, device_id: str, url: DeviceURL, options: Mapping[str, Any] | None = None):
         super().__init__(device_id, url, options)
         merged = {**url.options, **self.options}
+        if url.scheme not in ("serial", "usb", "tcp", "file"):
+            raise BadDeviceURL(f"printer {device_id}: {url} is not a printer address; use usb://VID:PID, "
+                               f"serial:///dev/..., tcp://HOST:9100 or file:///path")
         unknown = sorted(set(merged) - _PRINTER_KEYS - _LINK_KEYS)
         if unknown:
             raise BadDeviceURL(f"printer {device_id}: unknown option(s) {', '.join(unknown)}; expected "
                                f"some of {', '.join(sorted(_PRINTER_KEYS | _LINK_KEYS))}")
-        if url.scheme not in ("serial", "usb", "tcp", "file"):
-            raise BadDeviceURL(f"printer {device_id}: {url} is not a printer address; use usb://VID:PID, "
-                               f"serial:///dev/..., tcp://HOST:9100 or file:///path")
         self.printer_options = PrinterOptions.from_mapping(merged)
         self.baud = _int("baud", merged.get("baud", DEFAULT_BAUD), 300, 4_000_000)
         self.in_ep = _int("in_ep", merged.get("in_ep", 0x82), 0, 255)

@@ -22,6 +22,7 @@ The two kinds can interleave on the wire; StatusReader tells them apart by those
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping
 
 from devices.status import COVER_OPEN, OFFLINE, PAPER_NEAR_END, PAPER_OUT
@@ -43,6 +44,13 @@ def is_rt_answer(byte: int) -> bool:
 
 def decode_rt(n: int, byte: int) -> frozenset[str] | None:
     """Problems in the answer to DLE EOT n; None when the byte is not a valid answer."""
+    table = _RT_TABLES.get(n)
+    if table is not None and 0 <= byte <= 0xFF:
+        return table[byte]
+    return _decode_rt(n, byte)
+
+
+def _decode_rt(n: int, byte: int) -> frozenset[str] | None:
     if not 0 <= byte <= 0xFF or byte & _RT_MASK != _RT_FORM:
         return None
     problems: set[str] = set()
@@ -65,6 +73,9 @@ def decode_rt(n: int, byte: int) -> frozenset[str] | None:
         elif byte & 0x0C:
             problems.add(PAPER_NEAR_END)
     return frozenset(problems)
+
+
+_RT_TABLES = {n: tuple(_decode_rt(n, b) for b in range(256)) for n in (1, 2, 3, 4)}
 
 
 def decode_asb(status: bytes) -> frozenset[str] | None:
@@ -117,35 +128,51 @@ def combine_rt(answers: Mapping[int, int]) -> frozenset[str]:
     return tidy(problems)
 
 
+def _byte_class(predicate) -> bytes:
+    return re.escape(bytes(b for b in range(256) if predicate(b)))
+
+
+_RT_CLASS = _byte_class(lambda b: b & _RT_MASK == _RT_FORM)
+_ASB1_CLASS = _byte_class(lambda b: b & _ASB1_MASK == _ASB1_FORM)
+_REST_CLASS = _byte_class(lambda b: not b & _ASB_REST_MASK)
+# One scan in C: a DLE EOT answer, a whole ASB message, or one byte that is neither.
+_ITEM = re.compile(b"([" + _RT_CLASS + b"])|([" + _ASB1_CLASS + b"][" + _REST_CLASS + b"]{3})|(.)", re.DOTALL)
+_ASB_TAIL = re.compile(b"[" + _ASB1_CLASS + b"][" + _REST_CLASS + b"]{0,2}\\Z")
+
+
 class StatusReader:
     """Splits the bytes a printer sends back into DLE EOT answers and ASB messages.
 
-    feed() returns ("rt", byte), ("asb", 4 bytes) and ("junk", bytes) items in order.
+    feed() returns ("rt", byte), ("asb", 4 bytes) and ("junk", bytes) items in order; an ASB
+    message cut off at the end of a chunk waits for the next one.
     """
 
     def __init__(self) -> None:
-        self._asb = bytearray()
+        self._tail = b""
 
     def feed(self, data: bytes) -> list[tuple[str, object]]:
+        data = self._tail + bytes(data) if self._tail else bytes(data)
+        tail = _ASB_TAIL.search(data, max(0, len(data) - 3))
+        cut = tail.start() if tail else len(data)
+        self._tail = data[cut:]
         out: list[tuple[str, object]] = []
-        asb = self._asb
-        for b in data:
-            if asb:
-                if not b & _ASB_REST_MASK:
-                    asb.append(b)
-                    if len(asb) == 4:
-                        out.append(("asb", bytes(asb)))
-                        asb.clear()
-                    continue
-                out.append(("junk", bytes(asb)))  # broken ASB message: resynchronise on b
-                asb.clear()
-            if b & _RT_MASK == _RT_FORM:
-                out.append(("rt", b))
-            elif b & _ASB1_MASK == _ASB1_FORM:
-                asb.append(b)
+        append = out.append
+        junk = b""
+        for rt, asb, other in _ITEM.findall(data[:cut]):
+            if other:
+                junk += other
+                continue
+            if junk:
+                append(("junk", junk))
+                junk = b""
+            if rt:
+                append(("rt", rt[0]))
             else:
-                out.append(("junk", bytes((b,))))
+                append(("asb", asb))
+        if junk:
+            append(("junk", junk))
         return out
+
 
 # Reported by printers we cannot ask (file:// sinks): not a fault, but nobody sees the paper.
 STATUS_UNKNOWN = "status_unknown"

@@ -126,6 +126,9 @@ def explain_usb_error(exc: BaseException, url: DeviceURL) -> DeviceUnavailable:
             f"(remove the printer from CUPS, or stop cups.service)")
     if code == errno.ENODEV:
         return DeviceUnavailable(f"USB printer {vid}:{pid} disconnected")
+    if code in (errno.EINVAL, errno.ENOENT, errno.EPIPE):
+        return DeviceUnavailable(f"USB printer {vid}:{pid}: {exc} - check its endpoints (`lsusb -v -d {vid}:{pid}`) "
+                                 f"and set them, e.g. ?in_ep=0x81&out_ep=0x02")
     return DeviceUnavailable(f"USB printer {vid}:{pid}: {exc}")
 
 

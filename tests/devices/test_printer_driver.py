@@ -1,0 +1,182 @@
+"""EscposPrinter against the simulator over a real pty, and the print queue on top of it."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from devices.errors import BadDeviceURL, DeviceNotAnswering, DeviceUnavailable
+from devices.printer.driver import EscposPrinter, PrintOutcome
+from devices.printer.document import parse_documents
+from devices.printer.layout import layout_for, sample_receipt, sample_ticket
+from devices.printer.queue import MemoryJobStore, PrintQueue
+from devices.printer.render import render
+from devices.printer.sim import EscposPrinterSim
+from devices.printer.status import STATUS_UNKNOWN
+from devices.status import DeviceState
+from devices.url import parse_device_url
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = EscposPrinterSim(link_path=str(tmp_path / "printer"))
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def printer(sim):
+    p = EscposPrinter("printer-1", parse_device_url(f"serial://{sim.link_path}?baud=115200"),
+                      {"scripts": "latin,cyrillic,cjk"})
+    p.open()
+    yield p
+    p.close()
+
+
+def job(lang="ru", kind="receipt", printer=None) -> bytes:
+    doc = sample_receipt(lang) if kind == "receipt" else sample_ticket(lang)
+    return render(layout_for(doc), printer.printer_options if printer else None)
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_open_asks_for_status_and_reports_ready(sim, printer):
+    assert printer.status().state == DeviceState.READY
+    assert sim.model.status_requests[:3] == [1, 2, 4]
+
+
+def test_receipt_prints_and_the_simulator_reads_back_the_text(sim, printer):
+    outcome = printer.print_job(job("zh", printer=printer))
+    assert outcome == PrintOutcome(True, (), sent=True)
+    [doc] = sim.wait_for_documents(1)
+    assert "诊室 214, 2 楼" in doc.text_lines
+    assert doc.qr_payloads == ["BK-7F3K2Q"] and doc.cut == "partial"
+
+
+def test_paper_near_end_is_a_degraded_problem_and_still_prints(sim, printer):
+    sim.paper_near_end = True
+    assert printer.query_status() == ("paper_near_end",)
+    assert printer.status().state == DeviceState.DEGRADED
+    assert printer.print_job(job(printer=printer)).printed
+    assert len(sim.wait_for_documents(1)) == 1
+
+
+def test_paper_out_refuses_the_job_it_stays_queued_and_prints_when_paper_is_back(sim, printer):
+    events = []
+    queue = PrintQueue(printer, MemoryJobStore(), on_event=lambda *e: events.append(e))
+    sim.set_paper("out")
+    job_id, report = queue.submit(job("ru", "ticket", printer), {"ticket": "A023"})
+    assert report.printed == () and report.failed == ((job_id, "paper_out"),) and report.pending == 1
+    assert events == [("not_printed", job_id, "paper_out")]
+    assert printer.status().state == DeviceState.FAULT
+    time.sleep(0.2)
+    assert sim.documents == [] and sim.discarded == []  # nothing was sent to the printer
+    assert queue.on_status(printer.status()) is None  # still faulty: no retry
+
+    sim.set_paper("ok")
+    printer.query_status()
+    report = queue.on_status(printer.status())
+    assert report.printed == (job_id,) and report.pending == 0
+    [doc] = sim.wait_for_documents(1)
+    assert "A023" in doc.text_lines
+    assert queue.store.printed == [job_id] and events[-1] == ("printed", job_id, "")
+
+
+def test_cover_open_is_a_fault_and_the_job_is_refused(sim, printer):
+    sim.cover_open = True
+    outcome = printer.print_job(job(printer=printer))
+    assert outcome == PrintOutcome(False, ("cover_open",), sent=False)
+    sim.cover_open = False
+    assert printer.print_job(job(printer=printer)).printed
+
+
+def test_unplug_raises_device_unavailable_and_replug_reopens(sim, printer):
+    sim.unplug()
+    with pytest.raises(DeviceUnavailable):
+        printer.print_job(job(printer=printer))
+    printer.close()
+    with pytest.raises(DeviceUnavailable, match="does not exist"):
+        printer.open()
+    sim.replug()
+    printer.open()
+    assert printer.status().state == DeviceState.READY
+    assert printer.print_job(job("en", printer=printer)).printed
+    assert "Room 214, floor 2" in sim.wait_for_documents(1)[0].text_lines
+
+
+def test_queue_survives_an_unplug_and_prints_after_replug(sim, printer):
+    queue = PrintQueue(printer)
+    sim.unplug()
+    job_id, report = queue.submit(job(printer=printer))
+    assert report.pending == 1 and report.failed[0][1].startswith("DeviceUnavailable")
+    printer.close()
+    sim.replug()
+    printer.open()
+    assert queue.drain().printed == (job_id,)
+    assert len(sim.wait_for_documents(1)) == 1
+
+
+def test_silent_printer_is_not_accepted(sim, tmp_path):
+    sim.answering = False
+    p = EscposPrinter("p", parse_device_url(sim.link_path), {"status_timeout": 0.5})
+    started = time.monotonic()
+    with pytest.raises(DeviceNotAnswering, match="did not answer"):
+        p.open()
+    assert time.monotonic() - started < 5
+    assert not p.is_open
+
+
+def test_garbage_status_bytes_are_rejected_not_read_as_problems(sim):
+    sim.bad_status = True  # what a wrong baud rate looks like
+    p = EscposPrinter("p", parse_device_url(sim.link_path), {"status_timeout": 0.5})
+    with pytest.raises(DeviceNotAnswering, match="not an ESC/POS status byte"):
+        p.open()
+    assert p.problems() == []
+
+
+def test_automatic_status_back_updates_problems_without_asking(sim):
+    p = EscposPrinter("p", parse_device_url(sim.link_path), {"auto_status": "true"})
+    p.open()
+    try:
+        assert wait_until(lambda: sim.asb_enabled)
+        sim.paper_near_end = True
+        assert wait_until(lambda: p.poll(0.1) == ("paper_near_end",))
+        sim.cover_open = True
+        assert wait_until(lambda: p.poll(0.1) == ("cover_open", "paper_near_end"))
+    finally:
+        p.close()
+
+
+def test_missing_serial_port_is_device_unavailable(tmp_path):
+    p = EscposPrinter("p", parse_device_url(str(tmp_path / "ttyUSB7")))
+    with pytest.raises(DeviceUnavailable, match="does not exist"):
+        p.open()
+
+
+def test_file_printer_has_no_status_channel_and_says_so(tmp_path):
+    out = tmp_path / "lp0"
+    p = EscposPrinter("p", parse_device_url(f"file://{out}"))
+    p.open()
+    try:
+        assert p.problems() == [STATUS_UNKNOWN]
+        outcome = p.print_job(job("ru", printer=p))
+        assert outcome.printed and outcome.problems == (STATUS_UNKNOWN,)
+    finally:
+        p.close()
+    [doc] = parse_documents(out.read_bytes()[2:])  # after the ESC @ sent at open
+    assert "Кабинет 214, этаж 2" in doc.text_lines
+
+
+def test_unknown_options_and_schemes_are_rejected_up_front(tmp_path):
+    with pytest.raises(BadDeviceURL, match="bauds"):
+        EscposPrinter("p", parse_device_url(f"serial://{tmp_path}/x?bauds=9600"))
+    with pytest.raises(BadDeviceURL, match="not a printer address"):
+        EscposPrinter("p", parse_device_url("sim://printer?protocol=escpos"))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devices.thermometer import optris  # noqa: E402
 from firmware_bridge import crc, link, mlx90614  # noqa: E402
-from firmware_bridge.host import BridgeLink  # noqa: E402
+from firmware_bridge.host import BridgeLink, Measurement  # noqa: E402
 
 LINE_RATE = 115200 / 10  # bytes per second, 8N1
 CHUNK = 64
@@ -93,7 +93,9 @@ def decode_host(parts: list[bytes]) -> int:
     while port.i < len(parts):
         for frame in bridge._receive(1.0):
             bridge._dispatch(frame, pending=None)
-        n += sum(1 for e in bridge.events if hasattr(e, "object_celsius"))
+        for event in bridge.events:
+            if type(event) is Measurement:
+                n += 1
         bridge.events.clear()
     return n
 

@@ -6,10 +6,11 @@ produce a reading. Port errors become DeviceUnavailable, silence DeviceNotAnswer
 """
 from __future__ import annotations
 
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import serial
 
@@ -48,8 +49,7 @@ class Identity:
     sensor_error: str | None = None  # why sensor_id is None (pec_error, i2c_nack)
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
+class Measurement(NamedTuple):  # a NamedTuple, not a frozen dataclass: built once per streamed frame
     object_raw: int
     ambient_raw: int
     object_celsius: float
@@ -67,12 +67,19 @@ class LinkError:
     ts: float
 
 
+_MEASUREMENT = struct.Struct(">HH")  # the raw words; the hundredths after them are for humans
+_FLAG = mlx90614.ERROR_FLAG
+_K = mlx90614.KELVIN_OFFSET
+
+
 def _measurement(payload: bytes, seq: int, ts: float) -> Measurement | None:
-    obj, amb, _, _ = link.unpack_measurement(payload)
-    obj_c, amb_c = mlx90614.raw_to_celsius(obj), mlx90614.raw_to_celsius(amb)
-    if obj_c is None or amb_c is None:  # the board reports flagged words as ERROR: distrust this one
+    """The host's hot path (one call per streamed frame): inlined link.unpack_measurement."""
+    if len(payload) != 12:
+        raise link.PayloadError(f"MEASURE payload must be 12 bytes, got {len(payload)}")
+    obj, amb = _MEASUREMENT.unpack_from(payload)
+    if (obj | amb) & _FLAG:  # the board reports flagged words as ERROR: distrust this one
         return None
-    return Measurement(obj, amb, round(obj_c, 2), round(amb_c, 2), seq, ts)
+    return Measurement(obj, amb, round(obj * 0.02 - _K, 2), round(amb * 0.02 - _K, 2), seq, ts)
 
 
 class BridgeLink:

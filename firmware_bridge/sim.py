@@ -21,8 +21,9 @@ DEFAULT_SENSOR_ID = "0b1e2a3c4d5e6f70"
 def _sensor_id_bytes(value) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         data = bytes(value)
-    elif isinstance(value, int):  # `--set sensor_id=1234` arrives as an int
-        data = value.to_bytes(8, "big")
+    elif isinstance(value, int):
+        # `--set sensor_id=0011223344556677` arrives as the int 11223344556677: the digits were hex
+        data = bytes.fromhex(f"{value:016d}") if 0 <= value < 10**16 else b""
     else:
         data = bytes.fromhex(str(value))
     if len(data) != 8:

@@ -174,3 +174,11 @@ def test_board_survives_any_bytes_from_the_host(data):
     d = link.FrameDecoder()
     d.feed(b"".join(sent))
     assert d.dropped == 0
+
+
+def test_sensor_id_setting_given_as_digits_keeps_its_hex_meaning():
+    # `vestibule sim ... --set sensor_id=0011223344556677` turns all-digit values into ints
+    bus = FakeMlx90614Bus(sensor_id=11223344556677)
+    assert mlx90614.Sensor(bus).sensor_id() == bytes.fromhex("0011223344556677")
+    with pytest.raises(ValueError, match="16 hex digits"):
+        FakeMlx90614Bus(sensor_id="abcd")

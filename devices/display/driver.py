@@ -3,7 +3,8 @@
 Both are Devices of kind "display" addressed on a shared serial line (devices.display.line):
 options `address` (Alpha: two hex digits, "00" = all signs; Modbus: unit id 1..247),
 `mode` (hold | flash), `position` (middle | top | bottom | fill, Alpha only),
-`answer_timeout` (seconds to wait for a reply, default 1.0).
+`answer_timeout` (seconds to wait for a reply, default 1.0), `check_every` (status() asks a
+board not heard from for this many seconds, default 5).
 Line settings: Alpha 9600 7E1, Modbus 9600 8N1; URL options (baud, parity, bytesize,
 stopbits, gap_ms) override them.
 """
@@ -47,8 +48,10 @@ class _LineBoard(Device):
         self.mode = mode
         try:
             self.answer_timeout = float(self.options.get("answer_timeout", 1.0))
+            self.check_every = float(self.options.get("check_every", 5.0))
         except ValueError:
-            raise DisplayOptionError(f"{device_id}: answer_timeout must be a number of seconds") from None
+            raise DisplayOptionError(f"{device_id}: answer_timeout and check_every are seconds") from None
+        self._last_contact = 0.0  # monotonic time of the board's last answer
 
     # -- Device ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -74,6 +77,13 @@ class _LineBoard(Device):
             lines.release(line)
 
     def problems(self) -> list[str]:
+        """Problems as last observed; a board not heard from for `check_every` seconds is asked
+        first (the device manager polls status(), and a board that stops answering must show)."""
+        if self._line is not None and time.monotonic() - self._last_contact >= self.check_every:
+            try:
+                self.check()
+            except DeviceError:
+                pass  # recorded in self._problems by _run
         if self._line is None and not self._problems:
             return [problems_.DISCONNECTED]
         return sorted(self._problems)
@@ -95,6 +105,7 @@ class _LineBoard(Device):
             self._problems = {problems_.DISCONNECTED}
             raise
         self._problems = set()
+        self._last_contact = time.monotonic()
         return result
 
     def _open_transport(self):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -113,6 +114,24 @@ def test_a_sign_that_stops_answering_goes_offline_while_the_other_keeps_working(
     alpha_sim.resume("02")
     second.show("B2")
     assert alpha_sim.shows("02").text == "B2" and second.status().state == DeviceState.READY
+
+
+@pytest.mark.parametrize("cls,sim_name,address", [(AlphaBoard, "alpha_sim", "02"), (ModbusNumberBoard, "modbus_sim", 2)])
+def test_a_board_that_falls_silent_between_calls_is_found_out_by_status(request, boards, cls, sim_name, address):
+    sim = request.getfixturevalue(sim_name)
+    board = boards(cls, sim, address, check_every=0.2, answer_timeout=0.5)
+    board.open()
+    assert board.status().state == DeviceState.READY
+    sim.stop_answering(address)
+    deadline = time.monotonic() + 10
+    while board.status().state != DeviceState.OFFLINE:
+        assert time.monotonic() < deadline, "a silent board still looks ready"
+        time.sleep(0.1)
+    assert board.problems() == ["not_answering"]
+    sim.resume(address)
+    while board.status().state != DeviceState.READY:
+        assert time.monotonic() < deadline, "the board answers again but still looks offline"
+        time.sleep(0.1)
 
 
 def test_a_sign_reporting_a_checksum_error_gets_the_text_once_more(alpha_sim, boards):

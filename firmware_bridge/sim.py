@@ -107,7 +107,7 @@ class BridgeBoardSim(PtySimulator):
     tick_interval = 0.005
 
     def __init__(self, link_path: str | None = None, celsius: float = 36.6, ambient_celsius: float = 22.0,
-                 sensor_id="0b1e2a3c4d5e6f70", corrupt_pec: bool = False, sensor_error: bool = False,
+                 sensor_id=DEFAULT_SENSOR_ID, corrupt_pec: bool = False, sensor_error: bool = False,
                  i2c_nack: bool = False, emissivity: float = 1.0, address: int = mlx90614.DEFAULT_ADDRESS,
                  protocol_version: int = link.PROTOCOL_VERSION):
         super().__init__(link_path)

@@ -366,8 +366,6 @@ class EscposParser:
             if pos + 3 >= end:
                 return -1
             return self._take(buf, pos, end, 4, buf[pos + 2] * buf[pos + 3] * 8, lambda d: None)
-        if c == 0x44:  # GS D: Windows BMP/NV graphics, length-prefixed like GS ( (pL pH after "C")
-            return self._unknown(buf, pos, 2)
         length = self._GS_FIXED.get(c)
         if length is not None:
             return self._fixed(buf, pos, end, length)

@@ -6,7 +6,7 @@ data lets the same layout feed the printer, the preview and the tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Union
 

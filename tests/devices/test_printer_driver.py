@@ -61,6 +61,20 @@ def test_receipt_prints_and_the_simulator_reads_back_the_text(sim, printer):
     assert doc.qr_payloads == ["BK-7F3K2Q"] and doc.cut == "partial"
 
 
+def test_bitmap_heavy_job_crosses_the_pty_in_chunks_and_arrives_whole(sim):
+    p = EscposPrinter("p", parse_device_url(sim.link_path))  # default fonts: Chinese as raster images
+    p.open()
+    try:
+        data = job("zh", printer=p)
+        assert len(data) > 20_000
+        assert p.print_job(data).printed
+    finally:
+        p.close()
+    [doc] = sim.wait_for_documents(1)
+    assert len(doc.images) >= 8 and all(img.width == 576 for img in doc.images)
+    assert doc.qr_payloads == ["BK-7F3K2Q"] and "B105" in doc.text_lines
+
+
 def test_paper_near_end_is_a_degraded_problem_and_still_prints(sim, printer):
     sim.paper_near_end = True
     assert printer.query_status() == ("paper_near_end",)
@@ -180,3 +194,64 @@ def test_unknown_options_and_schemes_are_rejected_up_front(tmp_path):
         EscposPrinter("p", parse_device_url(f"serial://{tmp_path}/x?bauds=9600"))
     with pytest.raises(BadDeviceURL, match="not a printer address"):
         EscposPrinter("p", parse_device_url("sim://printer?protocol=escpos"))
+
+
+class TcpPrinter:
+    """The simulated printer model behind a TCP socket, as a network printer on port 9100."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        from devices.printer.printer_model import PrinterModel
+
+        self.model = PrinterModel()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                reply = self.model.receive(data)
+                if reply:
+                    conn.sendall(reply)
+
+    def close(self):
+        self.server.close()
+
+
+def test_network_printer_answers_status_and_prints_over_tcp():
+    server = TcpPrinter()
+    try:
+        p = EscposPrinter("net", parse_device_url(f"tcp://127.0.0.1:{server.port}"))
+        p.open()
+        try:
+            assert p.status().state == DeviceState.READY
+            assert p.print_job(job("en", printer=p)).printed
+        finally:
+            p.close()
+        assert wait_until(lambda: len(server.model.documents) == 1)
+        assert "Booking code: BK-7F3K2Q" in server.model.documents[0].text_lines
+    finally:
+        server.close()
+
+
+def test_network_printer_not_listening_is_device_unavailable():
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+    with pytest.raises(DeviceUnavailable, match="cannot connect"):
+        EscposPrinter("net", parse_device_url(f"tcp://127.0.0.1:{port}?timeout=2")).open()

@@ -136,3 +136,12 @@ def test_simulated_printer_sends_asb_only_after_gs_a_and_on_changes():
     assert st.decode_asb(model.set_state(paper_out=False, paper_near_end=False)) == frozenset()
     model.receive(bytes.fromhex("1d6100"))
     assert model.set_state(cover_open=True) == b""  # disabled again
+
+
+def test_content_received_while_the_printer_is_offline_is_not_printed():
+    model = PrinterModel(paper_out=True)
+    model.receive(b"lost\n\x1dV\x01")
+    model.set_paper("ok")
+    model.receive(b"kept\n\x1dV\x01")
+    assert [d.text_lines for d in model.discarded] == [["lost"]]
+    assert [d.text_lines for d in model.documents] == [["kept"]]

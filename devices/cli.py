@@ -115,6 +115,9 @@ def _sim(args) -> int:
     except TypeError as exc:
         print(f"error: unknown simulator setting: {exc}", file=sys.stderr)
         return 2
+    except (ValueError, DeviceError) as exc:
+        print(f"error: bad simulator setting: {exc}", file=sys.stderr)
+        return 2
     path = sim.start()
     print(f"{args.kind}/{args.protocol} simulator serving on {path}", flush=True)
     done = threading.Event()

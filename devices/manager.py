@@ -27,6 +27,9 @@ from devices.url import DeviceURL, parse_device_url
 log = logging.getLogger("vestibule.devices")
 
 BACKOFF_S = (0.5, 1, 2, 4, 8)
+# Let a streaming device's bytes gather in the kernel buffer between reads: an oximeter sends 60
+# packets a second, screens show 4; waking once per packet would cost CPU for nothing.
+READ_BATCH_S = 0.1
 
 
 @dataclass
@@ -202,9 +205,12 @@ class DeviceManager:
             if not managed.opened and not self._connect(managed):
                 return
             try:
-                for reading in driver.read(0.5):
+                readings = driver.read(0.5)
+                for reading in readings:
                     self._safe(self.on_reading, managed.device_id, reading)
                 self._refresh(managed)
+                if readings:
+                    self._stop.wait(READ_BATCH_S)
             except DeviceError as exc:
                 log.warning("%s lost: %s", managed.device_id, exc)
                 self._disconnected(managed)

@@ -89,6 +89,10 @@ class NodeTopics(SiteTopics):
         # our addition: live readings for the screening post UI (not retained, QoS 0)
         return f"{self.base}/dev/{_level(device)}/reading"
 
+    @property
+    def device_readings_all(self) -> str:
+        return f"{self.base}/dev/+/reading"
+
     def event(self, event_type: str) -> str:
         return f"{self.base}/evt/{_level(event_type)}"
 

@@ -10,6 +10,7 @@ _REGISTRARS = [
     "kiosk.cli_node:register",
     "devices.cli:register",
     "kiosk.cli_core:register",
+    "ui.cli:register",
 ]
 
 

@@ -9,14 +9,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, time as dtime, timezone
+from pathlib import Path
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from ulid import ULID
 
+from kiosk.config import VestibuleConfig
 from mqtt.client import MqttClient, RequestTimeout
+from mqtt.devcore.service import DevCore, disable_nagle
 from mqtt.models import AnswerAdapter, CoreStatus, ErrorAnswer, EventEnvelope, OkAnswer
 from mqtt.topics import SiteTopics
 
@@ -34,6 +38,28 @@ def envelope(event_type: str, data: dict[str, Any], *, site: str, node: str = "e
                          node=node, session=session, seq=seq, historical=historical, data=data)
 
 
+def clock_at(tz: ZoneInfo, hour: int, minute: int = 0) -> Callable[[], datetime]:
+    """A clock that reads hour:minute local time (today) when made, then runs at real speed.
+
+    Tests use it so that what they check (slots left today, patients due now) does not depend on
+    the hour the suite happens to run.
+    """
+    start = datetime.combine(datetime.now(tz).date(), dtime(hour, minute), tzinfo=tz)
+    offset = start - datetime.now(tz)
+    return lambda: datetime.now(tz) + offset
+
+
+def start_core(config: VestibuleConfig, db_path: str | Path, *, timeout: float = 20.0, **kwargs) -> DevCore:
+    """A started DevCore whose subscriptions are in place; raises TimeoutError otherwise."""
+    kwargs.setdefault("demo", True)
+    kwargs.setdefault("call_interval_s", None)
+    core = DevCore(config, db_path, **kwargs).start()
+    if not core.wait_ready(timeout):
+        core.stop()
+        raise TimeoutError(f"the stand-in core was not ready within {timeout} s")
+    return core
+
+
 class Peer:
     def __init__(self, host: str, port: int, site: str, client_id: str | None = None):
         self.topics = SiteTopics(site)
@@ -46,6 +72,7 @@ class Peer:
         self._watched: set[str] = set()
         self._cond = threading.Condition()
         self.client.subscribe(self._raw_reply, self._on_raw_answer)
+        disable_nagle(self.client)
 
     def start(self, timeout: float = 15.0) -> "Peer":
         self.client.start()

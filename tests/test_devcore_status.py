@@ -1,0 +1,162 @@
+"""The stand-in's retained topics: core/status (and its will) and the day's schedule snapshot;
+and the `vestibule devcore` command end to end."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mqtt.devcore.harness import Peer, start_core
+from mqtt.devcore.schedule import bucket_of
+from mqtt.models import Appointment, CoreStatus, ScheduleSnapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 20.0
+
+
+def status_of(msg) -> CoreStatus:
+    return CoreStatus.model_validate_json(msg.payload)
+
+
+def is_status(peer, online: bool):
+    return lambda m: m.topic == peer.topics.core_status and m.payload and status_of(m).online is online
+
+
+@pytest.fixture
+def peer(broker, node_config):
+    p = Peer("127.0.0.1", broker.port, node_config.site.id)
+    p.watch(p.topics.core_status)
+    p.watch(p.topics.core_schedule_all)
+    p.start()
+    yield p
+    p.stop()
+
+
+def test_snapshot_is_retained_valid_and_has_the_days_mix_with_patients_due_now(node_config, tmp_path, broker):
+    core = start_core(node_config, tmp_path / "core.db")  # the real clock: the demo is about now
+    try:
+        late = Peer("127.0.0.1", broker.port, node_config.site.id)  # subscribes after it was published
+        late.watch(late.topics.core_schedule_all)
+        late.start()
+        try:
+            msg = late.wait_for(lambda m: "/core/schedule/" in m.topic, TIMEOUT)
+        finally:
+            late.stop()
+        now = core.now()
+        stored = {a.booking: a for a in core.appointments(all_sites=True)}
+    finally:
+        core.stop()
+    assert msg.retain and msg.topic == late.topics.core_schedule(now.date())
+    raw = json.loads(msg.payload)
+    snapshot = ScheduleSnapshot.model_validate(raw)
+    assert snapshot.date == now.date() and snapshot.version >= 1
+    appointments = [Appointment.model_validate(a) for a in raw["appointments"]]
+    assert 90 <= len(appointments) <= 110
+    assert {a.status for a in appointments} == {"booked", "cancelled"}
+    assert any(a.is_box for a in appointments) and any(a.is_child for a in appointments)
+    assert any(a.patient.first_visit for a in appointments)
+    assert any(a.status == "booked" and bucket_of(a.start, now) == "due_now" for a in appointments)
+    for a, body in zip(appointments, raw["appointments"]):
+        assert set(body["patient"]) == {"display", "birth_date", "phone_last4", "first_visit"}
+        assert a.patient.phone_last4 == stored[a.booking].phone[-4:]
+        assert stored[a.booking].phone not in msg.payload.decode()
+    others = [b for b, a in stored.items() if a.site != node_config.site.id]
+    assert others and not set(others) & {a.booking for a in appointments}
+
+
+def test_core_status_is_online_retained_on_connect_and_offline_retained_after_a_clean_stop(
+        node_config, tmp_path, broker, peer):
+    core = start_core(node_config, tmp_path / "core.db")
+    online = peer.wait_for(is_status(peer, True), TIMEOUT)
+    core.stop()
+    peer.wait_for(is_status(peer, False), TIMEOUT)
+    newcomer = Peer("127.0.0.1", broker.port, node_config.site.id)
+    newcomer.watch(newcomer.topics.core_status)
+    newcomer.start()
+    try:
+        retained = newcomer.wait_for(lambda m: m.topic == newcomer.topics.core_status, TIMEOUT)
+    finally:
+        newcomer.stop()
+    assert retained.retain and status_of(retained).online is False
+    assert status_of(retained).ts >= status_of(online).ts
+
+
+def test_broker_publishes_the_offline_will_when_the_cores_connection_dies_and_the_core_comes_back(
+        node_config, tmp_path, peer):
+    core = start_core(node_config, tmp_path / "core.db")
+    try:
+        peer.wait_for(is_status(peer, True), TIMEOUT)
+        mark = len(peer.received)
+        # a crash as the broker sees it: the TCP connection ends without an MQTT DISCONNECT
+        core.client.paho.socket().shutdown(socket.SHUT_RDWR)
+        will = peer.wait_for(is_status(peer, False), TIMEOUT, after=mark)
+        assert status_of(will).ts < core.now()
+        mark = peer.received.index(will) + 1
+        peer.wait_for(is_status(peer, True), TIMEOUT * 2, after=mark)  # paho reconnects and re-announces
+        snapshot = peer.wait_for(lambda m: "/core/schedule/" in m.topic, TIMEOUT, after=mark)
+        assert ScheduleSnapshot.model_validate_json(snapshot.payload).version == core.snapshot_version()
+    finally:
+        core.stop()
+
+
+def minimal_config(tmp_path: Path, broker_url: str) -> Path:
+    path = tmp_path / "node.toml"
+    path.write_text(f"""
+[site]
+id = "spb-dunaisky"
+timezone = "Europe/Moscow"
+[node]
+id = "entrance-1"
+store = "{tmp_path / 'node.db'}"
+[broker]
+url = "{broker_url}"
+[[services]]
+id = "registration"
+prefix = "R"
+names = {{ ru = "Регистратура" }}
+room = "1"
+""", encoding="utf-8")
+    return path
+
+
+def test_devcore_command_serves_until_sigterm_then_leaves_status_offline_and_logs_no_personal_data(
+        tmp_path, broker, peer):
+    db = tmp_path / "core.db"
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "devcore", "--config", str(minimal_config(tmp_path, broker.url)),
+                             "--demo", "--db", str(db), "--call-interval", "1", "--seed", "3"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        peer.wait_for(is_status(peer, True), TIMEOUT * 2)
+        snapshot = ScheduleSnapshot.model_validate_json(
+            peer.wait_for(lambda m: "/core/schedule/" in m.topic, TIMEOUT).payload)
+        code = snapshot.appointments[0].booking
+        assert peer.request("booking.lookup", {"by": "code", "code": code}, timeout=TIMEOUT).status == "ok"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    peer.wait_for(is_status(peer, False), TIMEOUT)
+    assert code in err and "stopped" in err
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT display, full_name, phone, birth_date FROM appointments").fetchall()
+    assert len(rows) > 90
+    for row in rows:
+        for secret in row:
+            assert secret not in err and secret not in out
+
+
+def test_devcore_command_refuses_a_bad_config_with_exit_code_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[site]\nid = 'Not An Id'\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "devcore", "--config", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "site.id" in proc.stderr

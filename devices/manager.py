@@ -44,6 +44,7 @@ class Managed:
     thread: threading.Thread | None = None
     jobs: "queue.Queue[tuple[bytes, Future]] | None" = None
     opened: bool = False
+    reported: set = field(default_factory=set)  # problems announced and not yet cleared
 
 
 @dataclass(frozen=True)
@@ -144,20 +145,22 @@ class DeviceManager:
 
     # -- status ------------------------------------------------------------------------------
     def _set_status(self, managed: Managed, status: DeviceStatus, initial: bool = False) -> None:
+        """Publish a changed status; report each problem once when it appears and once when it clears.
+
+        The initial "offline until opened" is not a problem; a failed first open is."""
         previous = managed.status
         managed.status = status
-        if previous == status and not initial:
-            return
-        before = set(previous.problems) if previous else set()
-        after = set(status.problems)
         if not initial:
-            for problem in sorted(after - before):
+            now = set(status.problems)
+            for problem in sorted(now - managed.reported):
                 log.warning("%s: %s", managed.device_id, problem)
                 self._safe(self.on_problem, managed.device_id, managed.kind, problem, False)
-            for problem in sorted(before - after):
+            for problem in sorted(managed.reported - now):
                 log.info("%s: %s cleared", managed.device_id, problem)
                 self._safe(self.on_problem, managed.device_id, managed.kind, problem, True)
-        self._safe(self.on_status, status)
+            managed.reported = now
+        if previous != status or initial:
+            self._safe(self.on_status, status)
 
     def _refresh(self, managed: Managed) -> None:
         self._set_status(managed, managed.driver.status())

@@ -6,8 +6,8 @@ Order of work, and why:
   2. the rules (kiosk/rules.py) decide: other site, cancelled, too early / too late, a child's
      representative, then the route;
   3. the ticket number is reserved (the core's `checkin` request and the receipt both carry it);
-  4. the core is asked to accept the check-in when it is online; a refusal ends here (the number
-     stays a gap) and the patient is sent to registration;
+  4. the core is asked to accept the check-in when it is online (the receipt renders meanwhile);
+     a refusal ends here (the number stays a gap) and the patient is sent to registration;
   5. the receipt is printed (a failure does not stop the check-in: the number is on the screen);
   6. ONE transaction: ticket row, check-in row, ticket.issued, checkin.completed and, for the box,
      routing.box (the doctor must be told).
@@ -110,6 +110,9 @@ class CheckinService:
     def complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,
                  offline: bool, now: datetime) -> CheckinResult:
         cfg = self.ctl.config
+        earlier = self.earlier_checkin(appt.booking, now)
+        if earlier:
+            return self.repeat(appt, earlier, kiosk=kiosk, lang=lang, now=now)
         try:
             decision = decide(appt, cfg.site.id, now, cfg.arrival, representative)
         except Rejected as rejection:
@@ -119,10 +122,13 @@ class CheckinService:
         reservation = flow.tickets.reserve(prefix, f"doctor:{appt.doctor.id}", False, now)
         number = reservation.number
 
+        # The core is asked while the receipt renders; it prints only once the core has accepted.
+        asked = flow.background.submit(flow.core.checkin, appt.booking, number) if flow.core.online else None
+        job = self.receipt_job(appt, number, decision.route, kiosk=kiosk, lang=lang, now=now)
         core_accepted = None
-        if flow.core.online:
+        if asked is not None:
             try:
-                reply = flow.core.checkin(appt.booking, number)
+                reply = asked.result()
             except CoreAway:
                 offline = True  # the checkin.completed event tells the core later
             else:
@@ -132,14 +138,7 @@ class CheckinService:
                     reason = reply.reason or "refused"
                     self.reject(kiosk, lang, Rejected(reason if reason in CONTRACT_REASONS else "refused",
                                                       core_reason=reason), now)
-
-        local = now.astimezone(self.ctl.tz)
-        start = appt.start.astimezone(self.ctl.tz)
-        blocks = receipt_blocks(number=number, lang=lang, patient=rules.mask_name(appt.patient.display),
-                                doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
-                                room=appt.room, floor=appt.floor, start=start, booking=appt.booking,
-                                route=decision.route, greeting=rules.greeting(local, lang), site=flow.site_name(lang))
-        printed = flow.printing.print_blocks(kiosk, "receipt", number, blocks, now).printed
+        printed = flow.printing.send(job, now).printed
 
         with self.ctl.store.transaction() as tx:
             ticket = flow.tickets.record(tx, reservation, service=service, channel="kiosk", kiosk=kiosk,
@@ -162,13 +161,49 @@ class CheckinService:
         log.info("check-in: ticket %s, route %s, arrival %s%s%s", number, decision.route, decision.arrival,
                  ", offline" if offline else "", "" if printed else ", NOT printed")
 
-        return CheckinResult(
-            ticket=number, route=decision.route, arrival=decision.arrival, room=appt.room, floor=appt.floor,
-            start=start, doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
-            patient=rules.mask_name(appt.patient.display), booking=appt.booking, printed=printed,
-            offline=offline, message=self.message(lang, decision.route, number, appt, offline, printed))
+        return self.result(appt, number, decision.route, decision.arrival, lang=lang, printed=printed,
+                           offline=offline, message=self.message(lang, decision.route, number, appt, offline, printed))
+
+    def earlier_checkin(self, booking: str, now: datetime) -> dict | None:
+        rows = self.ctl.store.query("SELECT ticket, route, arrival, offline FROM kiosk_checkins "
+                                    "WHERE day = ? AND booking = ? ORDER BY id DESC LIMIT 1",
+                                    (self.flow.tickets.local_day(now), booking))
+        return rows[0] if rows else None
+
+    def repeat(self, appt: Appointment, earlier: dict, *, kiosk: str, lang: str, now: datetime) -> CheckinResult:
+        """Checked in already today (scanned twice, or lost the receipt): the same number again,
+        printed again, and nothing new for the core."""
+        number, route = earlier["ticket"], earlier["route"]
+        printed = self.print_receipt(appt, number, route, kiosk=kiosk, lang=lang, now=now)
+        log.info("check-in repeated: ticket %s again%s", number, "" if printed else ", NOT printed")
+        message = texts.text(lang, "checkin.repeated") + self.message(lang, route, number, appt, False, printed)
+        return self.result(appt, number, route, earlier["arrival"], lang=lang, printed=printed,
+                           offline=bool(earlier["offline"]), message=message, repeated=True)
 
     # -- pieces ---------------------------------------------------------------------------------
+    def receipt_job(self, appt: Appointment, number: str, route: str, *, kiosk: str, lang: str, now: datetime):
+        flow = self.flow
+        blocks = receipt_blocks(number=number, lang=lang, patient=rules.mask_name(appt.patient.display),
+                                doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
+                                room=appt.room, floor=appt.floor, start=appt.start.astimezone(self.ctl.tz),
+                                booking=appt.booking, route=route, greeting=rules.greeting(flow.local(now), lang),
+                                site=flow.site_name(lang))
+        return flow.printing.prepare(kiosk, "receipt", number, blocks)
+
+    def print_receipt(self, appt: Appointment, number: str, route: str, *, kiosk: str, lang: str,
+                      now: datetime) -> bool:
+        job = self.receipt_job(appt, number, route, kiosk=kiosk, lang=lang, now=now)
+        return self.flow.printing.send(job, now).printed
+
+    def result(self, appt: Appointment, number: str, route: str, arrival: str, *, lang: str, printed: bool,
+               offline: bool, message: str, repeated: bool = False) -> CheckinResult:
+        return CheckinResult(
+            ticket=number, route=route, arrival=arrival, room=appt.room, floor=appt.floor,
+            start=appt.start.astimezone(self.ctl.tz), doctor=appt.doctor.name,
+            specialty=self.flow.specialty_name(appt.doctor.specialty, lang),
+            patient=rules.mask_name(appt.patient.display), booking=appt.booking, printed=printed,
+            offline=offline, message=message, repeated=repeated)
+
     def prefix_and_service(self, specialty: str, route: str) -> tuple[str, str]:
         services = self.ctl.config.services
         match = next((s for s in services if s.specialty == specialty), None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from kiosk import rules, texts
@@ -54,6 +55,8 @@ class KioskFlow:
         self.core = CoreLink(controller)
         self.checkins = CheckinService(self)
         self._assign_lock = threading.Lock()
+        # core requests that run while the handler renders a receipt (one per check-in in flight)
+        self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kiosk-core")
 
     def register(self) -> None:
         route = self.ctl.commands.route

@@ -40,6 +40,16 @@ def _create(db) -> None:
 
 
 @dataclass(frozen=True)
+class PrintJob:
+    kiosk: str
+    kind: str  # "receipt" | "ticket"
+    ticket: str | None
+    device: str | None
+    data: bytes | None  # None: nothing to send (no printer, or rendering failed: see problem)
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class PrintOutcome:
     printed: bool
     device: str | None
@@ -111,20 +121,30 @@ class Printing:
                 return {"device": device, "state": status.state.value, "problems": list(status.problems)}
         return {"device": device, "state": "offline", "problems": []}
 
-    def print_blocks(self, kiosk: str, kind: str, ticket: str | None, blocks: list, now: datetime) -> PrintOutcome:
+    def prepare(self, kiosk: str, kind: str, ticket: str | None, blocks: list) -> PrintJob:
+        """Choose the printer and render the bytes (no I/O: may run while the core is asked)."""
         device = self.printer_for(kiosk)
         if device is None:
-            return self._record(now, kind, ticket, kiosk, None, False, "no printer serves this kiosk", None)
+            return PrintJob(kiosk, kind, ticket, None, None, "no printer serves this kiosk")
         try:
-            data = render(blocks, self.options(device))
+            return PrintJob(kiosk, kind, ticket, device, render(blocks, self.options(device)))
         except Exception:  # a layout the renderer cannot draw must not cost the patient the ticket
             log.exception("rendering %s %s failed", kind, ticket)
-            return self._record(now, kind, ticket, kiosk, device, False, "render_failed", None)
-        result = self.controller.devices.print_now(device, data, timeout=PRINT_TIMEOUT_S)
+            return PrintJob(kiosk, kind, ticket, device, None, "render_failed")
+
+    def send(self, job: PrintJob, now: datetime) -> PrintOutcome:
+        """Print a prepared job and record the outcome in print_jobs."""
+        if job.data is None:
+            return self._record(now, job.kind, job.ticket, job.kiosk, job.device, False, job.problem, None)
+        result = self.controller.devices.print_now(job.device, job.data, timeout=PRINT_TIMEOUT_S)
         reason = "" if result.printed else (result.reason or ",".join(result.problems) or "not printed")
         if not result.printed:
-            log.warning("%s %s not printed on %s: %s", kind, ticket, device, reason)
-        return self._record(now, kind, ticket, kiosk, device, result.printed, reason, None if result.printed else data)
+            log.warning("%s %s not printed on %s: %s", job.kind, job.ticket, job.device, reason)
+        return self._record(now, job.kind, job.ticket, job.kiosk, job.device, result.printed, reason,
+                            None if result.printed else job.data)
+
+    def print_blocks(self, kiosk: str, kind: str, ticket: str | None, blocks: list, now: datetime) -> PrintOutcome:
+        return self.send(self.prepare(kiosk, kind, ticket, blocks), now)
 
     def _record(self, now, kind, ticket, kiosk, device, printed, reason, data) -> PrintOutcome:
         with self.store.transaction() as tx:

@@ -13,6 +13,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "checkin.registration": "Ваш номер {ticket}. Вы у нас впервые: сначала пройдите в регистратуру{reg},"
                                 " затем к врачу в кабинет {room}.",
         "checkin.box": "Ваш номер {ticket}. Пройдите, пожалуйста, в изолятор (бокс). Врач придёт к вам.",
+        "checkin.repeated": "Вы уже отмечены сегодня. ",
         "checkin.offline": " Связь с регистратурой временно нарушена, ваша отметка будет передана позже.",
         "ticket.issued": "Ваш номер {ticket}: {service}{room}. Перед вами: {ahead}.",
         "ticket.doctor": " Врач: {doctor}.",
@@ -39,6 +40,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "checkin.doctor": "签到成功。您的号码是 {ticket}。{room} 诊室{floor}。请留意叫号屏。",
         "checkin.registration": "您的号码是 {ticket}。您是初诊患者：请先到挂号处{reg}，再到 {room} 诊室就诊。",
         "checkin.box": "您的号码是 {ticket}。请前往隔离诊室，医生会到那里为您诊治。",
+        "checkin.repeated": "您今天已签到。",
         "checkin.offline": "与挂号系统的连接暂时中断，您的签到稍后会同步。",
         "ticket.issued": "您的号码是 {ticket}：{service}{room}。前面等候 {ahead} 人。",
         "ticket.doctor": "医生：{doctor}。",
@@ -66,6 +68,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "checkin.registration": "Your number is {ticket}. As this is your first visit, please go to registration{reg}"
                                 " first, then to room {room}.",
         "checkin.box": "Your number is {ticket}. Please go to the isolation box; the doctor will come to you.",
+        "checkin.repeated": "You are already checked in today. ",
         "checkin.offline": " The link to the clinic system is down; your check-in will be passed on later.",
         "ticket.issued": "Your number is {ticket}: {service}{room}. People ahead: {ahead}.",
         "ticket.doctor": " Doctor: {doctor}.",

@@ -48,6 +48,7 @@ class CheckinResult(Strict):
     printed: bool
     offline: bool  # decided from the cached schedule while the core was away
     message: str  # what the screen says, in the patient's language
+    repeated: bool = False  # checked in earlier today: the same ticket, printed again
 
 
 class TicketCommand(Request):

@@ -192,3 +192,16 @@ def test_called_ticket_leaves_the_queue(env):
     env.core.client.publish(env.core.topics.core_cmd_call,
                             {"call_id": "c-1", "ticket": "T001", "room": "12", "service": "therapist"})
     wait_until(lambda: flow.tickets.waiting(day, "doctor:d-therapist-1") == [], what="T001 called")
+
+
+def test_scanning_twice_gives_the_same_number_again_and_nothing_new_to_the_core(env):
+    appt = env.booking(minutes=5)
+    first = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    env.wait_events("checkin.completed")
+    before = env.printed()
+    again = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert again["ticket"] == first["ticket"] and again["repeated"] is True and "уже отмечены" in again["message"]
+    assert first["ticket"] in env.next_document(before).text_lines  # the receipt again
+    assert env.ok("ticket", {"service": "therapist"})["ticket"] == "T002"  # no number was spent
+    env.wait_events("ticket.issued", count=2)
+    assert len(env.events("checkin.completed")) == 1 and len(env.core.checkins()) == 1

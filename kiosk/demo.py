@@ -103,6 +103,8 @@ class Scenario:
         cid = f"demo-{os.getpid()}"
         self.client = MqttClient("127.0.0.1", broker_port, cid, role="kiosk",
                                  reply_topic=self.topics.reply("kiosk", cid))
+        self.node_online = threading.Event()
+        self.client.subscribe(self.topics.status, self._node_status)
         self.client.subscribe(self.topics.core_schedule_all, self._schedule)
         self.client.subscribe(self.topics.core_cmd_call, self._call)
         self.client.subscribe(self.topics.events_all, self._event)
@@ -111,6 +113,12 @@ class Scenario:
     def _schedule(self, msg) -> None:
         if msg.payload:
             self.schedule = ScheduleSnapshot.model_validate_json(msg.payload)
+
+    def _node_status(self, msg) -> None:
+        if msg.payload and json.loads(msg.payload).get("online"):
+            self.node_online.set()
+        else:
+            self.node_online.clear()
 
     def _call(self, msg) -> None:
         call = json.loads(msg.payload)
@@ -123,7 +131,7 @@ class Scenario:
         self.tally.add(f"evt:{event['type']}")
         if event["type"] == "call.displayed":
             d = event["data"]
-            say(f"boards {d['ticket']} -> room {d['room']} on {', '.join(d['boards']) or 'TV only'}; "
+            say(f"boards {d['ticket']} -> room {d['room']} on {', '.join(d['boards']) or 'no LED board for that room'}; "
                 f"{'announced' if d['announced'] else 'not announced again'} in {d['latency_ms']:.0f} ms")
         elif event["type"] == "device.problem":
             d = event["data"]
@@ -137,23 +145,29 @@ class Scenario:
             self.tally.add("timeouts")
             return None
 
-    def due_now(self) -> list:
+    def booked(self, earliest: timedelta, latest: timedelta) -> list:
+        """Booked appointments not used yet whose start is within [now+earliest, now+latest]."""
         if not self.schedule:
             return []
         now = datetime.now(self.config.site.tz)
         return [a for a in self.schedule.appointments
-                if a.status == "booked" and a.booking not in self.used
-                and -timedelta(minutes=25) < (a.start - now) < timedelta(minutes=10)
-                and "child" not in a.flags]
+                if a.status == "booked" and a.booking not in self.used and earliest < a.start - now < latest]
 
     def step(self) -> None:
         kiosk = self.rng.choice(["kiosk-1", "kiosk-2"])
         lang = self.rng.choice(["ru", "ru", "ru", "en", "zh"])
         roll = self.rng.random()
-        due = self.due_now()
+        due = self.booked(-timedelta(minutes=25), timedelta(minutes=25))
+        early = self.booked(timedelta(minutes=45), timedelta(hours=6))
         if roll < 0.45 and due:
             appt = self.rng.choice(due)
             self.used.add(appt.booking)
+            how = {"by": "code", "code": appt.booking}
+            if appt.is_child:
+                how["representative"] = True  # the parent confirms at the kiosk
+            self._checkin(kiosk, lang, how, appt.booking)
+        elif roll < 0.50 and early:
+            appt = self.rng.choice(early)
             self._checkin(kiosk, lang, {"by": "code", "code": appt.booking}, appt.booking)
         elif roll < 0.55:
             code = f"BK-{self.rng.randrange(16**5):05X}".replace("0", "Z")
@@ -172,7 +186,7 @@ class Scenario:
             else:
                 self.tally.add("errors")
                 say(f"{kiosk} ticket refused: {answer.error.code}: {answer.error.message}")
-        if self.rng.random() < 0.15:
+        if self.rng.random() < 0.12:
             score = self.rng.randint(3, 10)
             answer = self.request("feedback", {"kiosk": kiosk, "score": score})
             if answer is not None and answer.status == "ok":
@@ -248,7 +262,8 @@ def run_demo(args) -> int:
     try:
         if not scenario.client.wait_connected(10):
             say("demo    cannot reach the broker"); return 1
-        ok = _wait_for(lambda: scenario.schedule is not None, 20)
+        # the controller's retained status says when it serves commands
+        ok = _wait_for(lambda: scenario.schedule is not None and scenario.node_online.is_set(), 30)
         ping = scenario.request("ping", {}) if ok else None
         if ping is None or ping.status != "ok":
             say("demo    the controller did not answer; see its log"); return 1

@@ -131,12 +131,12 @@ def test_printer_out_of_paper_is_a_fault_with_a_problem_event(entrance):
 
 def test_call_shows_on_the_rooms_boards_updates_board_state_and_reports_displayed(entrance):
     controller, core, watcher = entrance
-    assert wait_until(lambda: watcher.state("board-12") == "ready" and watcher.state("board-lab") == "ready", 30)
+    assert wait_until(lambda: watcher.state("board-floor2") == "ready" and watcher.state("board-lab") == "ready", 30)
     site = controller.topics
     core.client.publish(site.core_cmd_call, CallCommand(call_id="c-1", ticket="T014", room="12", service="therapist"))
-    alpha = controller.devices.simulators["board-12"]
-    assert wait_until(lambda: "T014" in alpha.shows("01").text, 10)
-    assert alpha.shows("01").mode == "flash"
+    alpha = controller.devices.simulators["board-floor2"]
+    assert wait_until(lambda: "T014" in alpha.shows("02").text, 10)
+    assert alpha.shows("02").mode == "flash"
     assert wait_until(lambda: watcher.board is not None and watcher.board.calls[0].ticket == "T014", 10)
     core.client.publish(site.core_cmd_call, CallCommand(call_id="c-2", ticket="L007", room="5", service="lab"))
     numbers = controller.devices.simulators["board-lab"]
@@ -145,7 +145,7 @@ def test_call_shows_on_the_rooms_boards_updates_board_state_and_reports_displaye
     def displayed():
         return {e.data["call_id"]: e.data for e in core.inbox() if e.type == "call.displayed"}
     assert wait_until(lambda: {"c-1", "c-2"} <= set(displayed()), 15)
-    assert displayed()["c-1"]["boards"] == ["board-12"] and displayed()["c-1"]["announced"]
+    assert displayed()["c-1"]["boards"] == ["board-floor2"] and displayed()["c-1"]["announced"]
     assert displayed()["c-2"]["boards"] == ["board-lab"]
     assert "name" not in json.dumps(watcher.board.model_dump(mode="json"))
 

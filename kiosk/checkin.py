@@ -24,7 +24,7 @@ from kiosk import rules, texts
 from kiosk.core_link import CoreAway, CoreRefused
 from kiosk.receipts import receipt_blocks
 from kiosk.store import schema
-from mqtt.commands import CheckinResult
+from mqtt.commands import CheckinPreview, CheckinResult
 from mqtt.models import Appointment, CheckinCompleted, CheckinRejected, RoutingBox, TicketIssued
 from mqtt.rpc import RequestError
 
@@ -91,6 +91,29 @@ class CheckinService:
             self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
         return self.complete(appt, kiosk=cmd.kiosk, lang=cmd.lang, representative=cmd.representative,
                              offline=offline, now=now)
+
+    def preview(self, cmd) -> CheckinPreview:
+        """The appointment for the confirm screen: found and judged like a check-in, nothing issued."""
+        now = self.ctl.now()
+        appt, offline = self.find(cmd, now)
+        if appt is None:
+            self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
+        earlier = self.earlier_checkin(appt.booking, now)
+        if earlier:
+            route, arrival = earlier["route"], earlier["arrival"]
+        else:
+            cfg = self.ctl.config
+            try:  # the representative is asked on the next screen: `child` tells the UI to ask
+                decision = decide(appt, cfg.site.id, now, cfg.arrival, representative=True)
+            except Rejected as rejection:
+                self.reject(cmd.kiosk, cmd.lang, rejection, now)
+            route, arrival = decision.route, decision.arrival
+        return CheckinPreview(
+            booking=appt.booking, patient=rules.mask_name(appt.patient.display), doctor=appt.doctor.name,
+            specialty=self.flow.specialty_name(appt.doctor.specialty, cmd.lang),
+            start=appt.start.astimezone(self.ctl.tz), room=appt.room, floor=appt.floor, route=route, arrival=arrival,
+            child=rules.needs_representative(appt.flags, cmd.representative), checked_in=earlier is not None,
+            offline=offline)
 
     def find(self, cmd, now: datetime) -> tuple[Appointment | None, bool]:
         """(appointment or None, decided offline?). The core first; the cache when it is away."""

@@ -1,6 +1,7 @@
 """The lobby kiosk in the controller: `attach(controller)` serves the kiosk's node commands.
 
   checkin        kiosk/checkin.py: look up (core, else cached schedule), rules, ticket, receipt
+  checkin.preview  the same look-up and rules, for the UI's confirm screen; nothing issued
   ticket         a walk-in ticket for a configured service; a service with a `specialty` goes to
                  the least-loaded doctor of that specialty today
   sameday.slots  the core's free slots today for a specialty (core away: error core_offline)
@@ -61,6 +62,7 @@ class KioskFlow:
     def register(self) -> None:
         route = self.ctl.commands.route
         route("checkin", CheckinCommand, self.checkin)
+        route("checkin.preview", CheckinCommand, self.checkins.preview)
         route("ticket", TicketCommand, self.ticket)
         route("sameday.slots", SameDaySlotsCommand, self.sameday_slots)
         route("sameday.book", SameDayBookCommand, self.sameday_book)

@@ -51,6 +51,23 @@ class CheckinResult(Strict):
     repeated: bool = False  # checked in earlier today: the same ticket, printed again
 
 
+class CheckinPreview(Strict):
+    """`checkin.preview` (same request as `checkin`): the appointment to confirm on screen before
+    checking in. Nothing is issued or recorded; rejections are answered as for `checkin`."""
+    booking: str
+    patient: str  # masked, e.g. "Иванов И."
+    doctor: str
+    specialty: str | None = None
+    start: AwareDatetime
+    room: str
+    floor: int | None
+    route: Literal["doctor", "registration", "box"]
+    arrival: Literal["on_time", "early", "late"]
+    child: bool  # a representative must confirm (send `checkin` with representative=true)
+    checked_in: bool = False  # checked in earlier today: `checkin` gives the same ticket again
+    offline: bool  # looked up in the cached schedule while the core was away
+
+
 class TicketCommand(Request):
     kiosk: str = KioskId
     service: str = Field(min_length=1, max_length=64)
@@ -167,6 +184,7 @@ RECEPTION_SERVICE = "registration"
 
 COMMAND_MODELS = {
     "checkin": CheckinCommand,
+    "checkin.preview": CheckinCommand,
     "ticket": TicketCommand,
     "sameday.slots": SameDaySlotsCommand,
     "sameday.book": SameDayBookCommand,

@@ -205,3 +205,56 @@ def test_scanning_twice_gives_the_same_number_again_and_nothing_new_to_the_core(
     assert env.ok("ticket", {"service": "therapist"})["ticket"] == "T002"  # no number was spent
     env.wait_events("ticket.issued", count=2)
     assert len(env.events("checkin.completed")) == 1 and len(env.core.checkins()) == 1
+
+
+def test_preview_shows_the_appointment_to_confirm_without_issuing_anything(env):
+    appt = env.booking(minutes=5, doctor_id="d-pediatrician-2", flags=("child",))
+    before = env.printed()
+    data = env.ok("checkin.preview", {"by": "code", "code": appt.booking, "lang": "en"})
+    assert (data["booking"], data["patient"], data["doctor"], data["specialty"]) == \
+        (appt.booking, "Тестова А.", "Никитина Л. Р.", "Pediatrician")
+    assert (data["room"], data["floor"], data["route"], data["child"], data["checked_in"]) == ("9", 1, "doctor", True, False)
+    assert env.printed() == before and env.flow.tickets.waiting(env.today().isoformat(), "doctor:d-pediatrician-2") == []
+    assert env.error("checkin.preview", {"by": "code", "code": env.booking(minutes=120).booking}).code == "too_early"
+    env.ok("checkin", {"by": "code", "code": appt.booking, "representative": True})
+    assert env.ok("checkin.preview", {"by": "code", "code": appt.booking})["checked_in"] is True
+
+
+def test_a_check_in_the_core_refuses_is_not_issued_and_the_patient_goes_to_registration(env, monkeypatch):
+    appt = env.booking(minutes=5)
+    looked_up = env.flow.core.lookup
+
+    def lookup_then_cancelled_at_the_core(body):  # the booking is cancelled between look-up and check-in
+        found = looked_up(body)
+        env.core.cancel(found.booking)
+        return found
+
+    monkeypatch.setattr(env.flow.core, "lookup", lookup_then_cancelled_at_the_core)
+    before = env.printed()
+    error = env.error("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    assert error.code == "refused" and "регистратур" in error.message
+    assert env.printed() == before  # nothing printed for a refused check-in
+    monkeypatch.undo()
+    assert env.ok("ticket", {"service": "therapist"})["ticket"] == "T002"  # T001 stays a gap, never reused
+    env.wait_events("ticket.issued", predicate=lambda e: e.data["ticket"] == "T002")  # relayed in order: all before it too
+    assert [e.data["ticket"] for e in env.events("ticket.issued")] == ["T002"]
+    assert env.events("checkin.completed") == [] and env.core.checkins() == []
+
+
+def test_purge_deletes_the_kiosk_rows_of_days_past_the_retention(env):
+    appt = env.booking(minutes=5)
+    env.ok("checkin", {"by": "code", "code": appt.booking})
+    env.ok("ticket", {"service": "lab"})
+    env.ok("feedback", {"score": 2, "comment": "позвоните мне"})
+    env.sim.paper_out = True
+    env.ok("ticket", {"service": "lab"})
+    env.sim.paper_out = False
+    store = env.controller.store
+    tables = ("tickets", "kiosk_checkins", "feedback", "print_jobs", "ticket_counters")
+    assert all(store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in tables)
+    env.clock.advance(days=1)
+    env.controller.purge()  # retention 1 day: yesterday is kept
+    assert store.query("SELECT COUNT(*) AS n FROM tickets")[0]["n"] == 3
+    env.clock.advance(days=1)
+    env.controller.purge()
+    assert [store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in tables] == [0] * len(tables)

@@ -16,6 +16,7 @@ from mqtt.models import AnswerAdapter
 from tests.kiosk_env import kiosk_env
 
 VALID = {
+    "checkin.preview": {"kiosk": "kiosk-1", "by": "phone", "phone": "+79990001122", "birth_date": "1980-05-17"},
     "checkin": {"kiosk": "kiosk-1", "by": "code", "code": "BK-ZZZZZ", "lang": "ru"},
     "ticket": {"kiosk": "kiosk-1", "service": "lab", "priority": False, "lang": "en"},
     "sameday.slots": {"kiosk": "kiosk-1", "specialty": "therapist", "lang": "zh"},

@@ -1,7 +1,6 @@
 """core/req/* against a real broker and a real SQLite file: lookup, check-in, slots, booking."""
 from __future__ import annotations
 
-import json
 import threading
 from datetime import date, datetime
 
@@ -226,4 +225,3 @@ def test_logs_never_carry_patient_names_phones_or_birth_dates(core, peer, caplog
             assert secret not in text
     for secret in ("+79000000000", "1970-01-01"):
         assert secret not in text
-    assert json.dumps(a.display, ensure_ascii=False).strip('"') not in text

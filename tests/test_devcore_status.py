@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mqtt.devcore.harness import Peer, start_core
+from mqtt.broker import Broker
+from mqtt.broker_config import ROLES, write_broker_config
+from mqtt.devcore.harness import Peer, envelope, start_core
 from mqtt.devcore.schedule import bucket_of
 from mqtt.models import Appointment, CoreStatus, ScheduleSnapshot
 
@@ -160,3 +162,33 @@ def test_devcore_command_refuses_a_bad_config_with_exit_code_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "devcore", "--config", str(bad)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "site.id" in proc.stderr
+
+
+def test_stand_in_serves_under_the_production_broker_acl_as_user_core(tmp_path, node_config, caplog):
+    site, node = node_config.site.id, node_config.node.id
+    conf = tmp_path / "broker-conf"
+    write_broker_config(conf, site, node, passwords={r: f"pw-{r}" for r in ROLES})
+    secured = Broker(workdir=str(tmp_path / "secured"), persistence=False,
+                     extra_conf=f"allow_anonymous false\npassword_file {conf / 'passwords'}\nacl_file {conf / 'acl'}\n")
+    (tmp_path / "secured").mkdir()
+    secured.start()
+    config = node_config.model_copy(update={"broker": node_config.broker.model_copy(update={"url": secured.url})})
+    core = peer = None
+    try:
+        core = start_core(config, tmp_path / "core.db", username="core", password="pw-core")
+        peer = Peer("127.0.0.1", secured.port, site, username="controller", password="pw-controller")
+        peer.watch(peer.topics.core_schedule_all)
+        peer.start()
+        peer.wait_core_online(TIMEOUT)
+        snapshot = ScheduleSnapshot.model_validate_json(
+            peer.wait_for(lambda m: "/core/schedule/" in m.topic, TIMEOUT).payload)
+        code = snapshot.appointments[0].booking
+        assert peer.request("booking.lookup", {"by": "code", "code": code}, timeout=TIMEOUT).status == "ok"
+        peer.publish_event(envelope("feedback.submitted", {"score": 9, "follow_up": False}, site=site, node=node))
+        assert core.wait_for_events(1, TIMEOUT)
+    finally:
+        for c in (peer, core):
+            if c:
+                c.stop()
+        secured.cleanup()
+    assert "refused" not in caplog.text

@@ -61,12 +61,14 @@ def start_core(config: VestibuleConfig, db_path: str | Path, *, timeout: float =
 
 
 class Peer:
-    def __init__(self, host: str, port: int, site: str, client_id: str | None = None):
+    def __init__(self, host: str, port: int, site: str, client_id: str | None = None, *,
+                 username: str | None = None, password: str | None = None, role: str = "controller"):
+        # answers come back under the controller's reply subtree, as the broker ACL expects of the node
         self.topics = SiteTopics(site)
         self.client_id = client_id or f"peer-{uuid.uuid4().hex[:8]}"
-        self.client = MqttClient(host, port, self.client_id, role="node",
-                                 reply_topic=self.topics.reply("node", self.client_id))
-        self._raw_reply = self.topics.reply("node", self.client_id + "-raw")
+        self.client = MqttClient(host, port, self.client_id, role=role, username=username, password=password,
+                                 reply_topic=self.topics.reply(role, self.client_id))
+        self._raw_reply = self.topics.reply(role, self.client_id + "-raw")
         self._raw_answers: dict[bytes, bytes] = {}
         self.received: list[Received] = []
         self._watched: set[str] = set()

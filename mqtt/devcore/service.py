@@ -97,7 +97,6 @@ class DevCore:
         self._stale_days: set[date] = set()
         self._events = threading.Condition()
         self._ready = threading.Event()
-        self._announced_ts: datetime | None = None
         self._publish_lock = threading.Lock()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -118,7 +117,6 @@ class DevCore:
         self._set_will()
         # handlers are in place before the first CONNECT: a resumed session delivers queued events at once
         client.subscribe(self.topics.all_node_events, self._on_event, qos=1)
-        client.subscribe(self.topics.core_status, self._on_own_status, qos=1)
         self.dispatcher = _QoS0Dispatcher(client, self.topics.core_request_all, name="devcore")
         self.dispatcher.route("booking.lookup", REQUEST_MODELS["booking.lookup"], self._lookup)
         self.dispatcher.route("checkin", REQUEST_MODELS["checkin"], self._checkin)
@@ -138,7 +136,7 @@ class DevCore:
         return self
 
     def wait_ready(self, timeout: float) -> bool:
-        """True once the broker has echoed our own online status: our subscriptions are in place."""
+        """True once connected, subscriptions acknowledged, and status and snapshot published."""
         return self._ready.wait(timeout)
 
     def stop(self) -> None:
@@ -170,23 +168,20 @@ class DevCore:
 
     def _announce(self) -> None:
         """On every (re)connection: online status and the day's snapshot, both retained."""
-        ts = self.now()
-        self._announced_ts = ts
-        for day in sorted(self._stale_days):  # yesterday's patients must not stay on the broker
-            self.client.publish(self.topics.core_schedule(day), b"", qos=1, retain=True)
-        self._stale_days.clear()
-        self.client.publish(self.topics.core_status, CoreStatus(online=True, ts=ts), qos=1, retain=True)
+        # MqttClient runs this after the SUBACK: requests and events can no longer be missed
+        self._clear_stale_snapshots()
+        self.client.publish(self.topics.core_status, CoreStatus(online=True, ts=self.now()), qos=1, retain=True)
         version = self._publish_snapshot()
         self._set_will()  # a fresh timestamp for the next connection's will
+        self._ready.set()
         log.info("online: status and schedule %s v%d published", self._day, version)
 
-    def _on_own_status(self, msg) -> None:
-        try:
-            status = CoreStatus.model_validate_json(msg.payload)
-        except ValueError:
-            return
-        if status.online and status.ts == self._announced_ts:
-            self._ready.set()
+    def _clear_stale_snapshots(self) -> None:
+        """Past days' patients must not stay retained on the broker."""
+        with self._publish_lock:
+            for day in sorted(self._stale_days):
+                self.client.publish(self.topics.core_schedule(day), b"", qos=1, retain=True)
+            self._stale_days.clear()
 
     def _publish_snapshot(self) -> int:
         # under the lock the state read is the newest, so snapshots go out in version order
@@ -218,7 +213,8 @@ class DevCore:
         for day in self.store.days():
             if day < self._day:
                 self.store.clear_day(day)
-                self._stale_days.add(day)
+                with self._publish_lock:
+                    self._stale_days.add(day)
                 log.info("schedule %s deleted (past day)", day)
 
     def _roll_day(self) -> None:
@@ -229,9 +225,7 @@ class DevCore:
         self._forget_past_days()
         self._ensure_schedule(today)
         if self.client.connected.is_set():
-            for day in sorted(self._stale_days):
-                self.client.publish(self.topics.core_schedule(day), b"", qos=1, retain=True)
-            self._stale_days.clear()
+            self._clear_stale_snapshots()
             self._publish_snapshot()
 
     # -- requests ----------------------------------------------------------------------------

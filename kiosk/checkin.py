@@ -143,8 +143,14 @@ class CheckinService:
         prefix, service = self.prefix_and_service(appt.doctor.specialty, decision.route)
         flow = self.flow
         reservation = flow.tickets.reserve(prefix, f"doctor:{appt.doctor.id}", False, now)
-        number = reservation.number
+        with flow.tickets.holding(reservation):
+            return self._issue(appt, decision, reservation, service, kiosk=kiosk, lang=lang, offline=offline,
+                               now=now)
 
+    def _issue(self, appt: Appointment, decision: Decision, reservation, service: str, *, kiosk: str, lang: str,
+               offline: bool, now: datetime) -> CheckinResult:
+        flow = self.flow
+        number = reservation.number
         # The core is asked while the receipt renders; it prints only once the core has accepted.
         asked = flow.background.submit(flow.core.checkin, appt.booking, number) if flow.core.online else None
         job = self.receipt_job(appt, number, decision.route, kiosk=kiosk, lang=lang, now=now)
@@ -156,8 +162,7 @@ class CheckinService:
                 offline = True  # the checkin.completed event tells the core later
             else:
                 core_accepted = reply.accepted
-                if not reply.accepted:
-                    flow.tickets.release(reservation)
+                if not reply.accepted:  # holding() releases the number: it stays a gap
                     reason = reply.reason or "refused"
                     self.reject(kiosk, lang, Rejected(reason if reason in CONTRACT_REASONS else "refused",
                                                       core_reason=reason), now)

@@ -105,14 +105,15 @@ class KioskFlow:
                                priority=cmd.priority, ahead=reservation.ahead,
                                greeting=rules.greeting(self.local(now), cmd.lang), site=self.site_name(cmd.lang),
                                room=room, floor=floor, doctor=doctor["name"] if doctor else None)
-        printed = self.printing.print_blocks(cmd.kiosk, "ticket", reservation.number, blocks, now).printed
-        with self.ctl.store.transaction() as tx:
-            issued = self.tickets.record(tx, reservation, service=service.id, channel="kiosk", kiosk=cmd.kiosk,
-                                         booking=None, doctor_id=doctor["id"] if doctor else None, room=room,
-                                         printed=printed)
-            self.ctl.outbox.append(tx, "ticket.issued", TicketIssued(
-                ticket=issued.number, service=service.id, priority=cmd.priority, channel="kiosk", booking=None,
-                kiosk=cmd.kiosk, printed=printed))
+        with self.tickets.holding(reservation):
+            printed = self.printing.print_blocks(cmd.kiosk, "ticket", reservation.number, blocks, now).printed
+            with self.ctl.store.transaction() as tx:
+                issued = self.tickets.record(tx, reservation, service=service.id, channel="kiosk", kiosk=cmd.kiosk,
+                                             booking=None, doctor_id=doctor["id"] if doctor else None, room=room,
+                                             printed=printed)
+                self.ctl.outbox.append(tx, "ticket.issued", TicketIssued(
+                    ticket=issued.number, service=service.id, priority=cmd.priority, channel="kiosk", booking=None,
+                    kiosk=cmd.kiosk, printed=printed))
         log.info("walk-in ticket %s for %s%s, %d ahead%s", issued.number, service.id,
                  " (priority)" if cmd.priority else "", issued.ahead, "" if printed else ", NOT printed")
         message = texts.text(cmd.lang, "ticket.issued", ticket=issued.number, service=name,

@@ -22,8 +22,10 @@ kiosk/calls.py through the controller's on_call hook).
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from kiosk.store import Store, Tx, schema
@@ -102,6 +104,16 @@ class TicketBook:
             reservation = Reservation(number, day, queue, priority, ahead, now, doctor_id)
             self._inflight[f"{day}/{number}"] = reservation
         return reservation
+
+    @contextmanager
+    def holding(self, reservation: Reservation) -> Iterator[Reservation]:
+        """Whatever goes wrong before record() (a refusal, a failure) releases the reservation, so
+        it does not count in `ahead` for the rest of the day."""
+        try:
+            yield reservation
+        except BaseException:
+            self.release(reservation)
+            raise
 
     def release(self, reservation: Reservation) -> None:
         """The ticket will not be recorded (the core refused): its number stays a gap."""

@@ -117,3 +117,11 @@ def test_purge_drops_old_days(book):
     issue(book)
     assert book.purge("2026-11-22") == 1
     assert len(book.store.query("SELECT * FROM tickets")) == 1
+
+
+def test_a_failure_before_recording_releases_the_reservation(book):
+    reservation = book.reserve("A", "lab", False, MORNING)
+    with pytest.raises(RuntimeError):
+        with book.holding(reservation):
+            raise RuntimeError("printer exploded")
+    assert book.reserve("A", "lab", False, MORNING).ahead == 0  # no phantom ticket ahead

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mqtt.devcore.harness import Peer, clock_at, envelope, start_core
+from mqtt.devcore.records import doctors_of
 from mqtt.models import CallCommand
 
 TIMEOUT = 15.0
@@ -145,3 +146,14 @@ def test_office_hours_core_remembers_events_but_makes_no_calls(node_config, tmp_
         assert core.calls.waiting() == 0 and core.calls_sent == []
     finally:
         core.stop()
+
+
+def test_a_walk_in_to_any_doctor_is_called_to_a_room_of_that_specialty(node_config, tmp_path, peer):
+    core = start_core(node_config, tmp_path / "core.db", call_interval_s=0.3, repeat_one_in=0)
+    try:
+        peer.publish_event(envelope("ticket.issued", ticket_issued("T050", service="therapist"),
+                                    site=node_config.site.id))
+        call = wait_calls(peer, 1)[0]
+    finally:
+        core.stop()
+    assert call.ticket == "T050" and call.room in {d.room for d in doctors_of("therapist")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import datetime, time, timedelta
 import socket
 import sqlite3
 import subprocess
@@ -192,3 +193,24 @@ def test_stand_in_serves_under_the_production_broker_acl_as_user_core(tmp_path, 
                 c.stop()
         secured.cleanup()
     assert "refused" not in caplog.text
+
+
+def test_at_midnight_the_new_day_is_published_and_yesterdays_patients_are_cleared(node_config, tmp_path, peer):
+    tz = node_config.site.tz
+    today = datetime.now(tz).date()
+    current = [datetime.combine(today, time(23, 50), tzinfo=tz)]
+    # calls on a short timer make the housekeeping tick short too
+    core = start_core(node_config, tmp_path / "core.db", clock=lambda: current[0], call_interval_s=0.2)
+    try:
+        old_topic = peer.topics.core_schedule(today)
+        peer.wait_for(lambda m: m.topic == old_topic and m.payload, TIMEOUT)
+        mark = len(peer.received)
+        current[0] = datetime.combine(today + timedelta(days=1), time(8, 0), tzinfo=tz)
+        cleared = peer.wait_for(lambda m: m.topic == old_topic and not m.payload, TIMEOUT, after=mark)
+        new = peer.wait_for(lambda m: m.topic == peer.topics.core_schedule(today + timedelta(days=1)), TIMEOUT,
+                            after=mark)
+        assert ScheduleSnapshot.model_validate_json(new.payload).date == today + timedelta(days=1)
+        assert cleared.payload == b""
+        assert {a.start.date() for a in core.appointments(all_sites=True)} == {today + timedelta(days=1)}
+    finally:
+        core.stop()

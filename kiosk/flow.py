@@ -30,9 +30,9 @@ from kiosk.core_link import CoreAway, CoreLink, CoreRefused
 from kiosk.receipts import Printing, ticket_blocks
 from kiosk.store import schema
 from kiosk.tickets import TicketBook
-from mqtt.commands import (CheckinResult, FeedbackCommand, FeedbackResult, KioskInfoCommand, KioskInfoResult,
-                           PrinterInfo, SameDayBookCommand, SameDayBookResult, SameDaySlot, SameDaySlotsCommand,
-                           SameDaySlotsResult, ServiceInfo, TicketCommand, TicketResult, CheckinCommand)
+from mqtt.commands import (CheckinCommand, CheckinResult, FeedbackCommand, FeedbackResult, KioskInfoCommand,
+                           KioskInfoResult, PrinterInfo, SameDayBookCommand, SameDayBookResult, SameDaySlot,
+                           SameDaySlotsCommand, SameDaySlotsResult, ServiceInfo, TicketCommand, TicketResult)
 from mqtt.models import BookingSameDay, FeedbackSubmitted, Slot, TicketIssued
 from mqtt.rpc import RequestError
 
@@ -147,7 +147,8 @@ class KioskFlow:
         upcoming = [SameDaySlot(doctor_id=s.doctor_id, doctor=s.doctor_name, specialty=cmd.specialty,
                                 start=self.local(s.start), room=s.room, floor=s.floor)
                     for s in slots if s.start > now]
-        return SameDaySlotsResult(specialty=cmd.specialty, slots=upcoming, message="")
+        message = "" if upcoming else texts.text(cmd.lang, "sameday.none")
+        return SameDaySlotsResult(specialty=cmd.specialty, slots=upcoming, message=message)
 
     def sameday_book(self, cmd: SameDayBookCommand) -> SameDayBookResult:
         now = self.ctl.now()

@@ -35,6 +35,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feedback.thanks": "Спасибо за отзыв!",
         "feedback.follow_up": "Спасибо за отзыв! Мы разберёмся и свяжемся с вами через регистратуру.",
         "sameday.booked": "Вы записаны на {time}, кабинет {room}.",
+        "sameday.none": "На сегодня свободного времени нет. Возьмите талон в регистратуру.",
     },
     "zh": {
         "checkin.doctor": "签到成功。您的号码是 {ticket}。{room} 诊室{floor}。请留意叫号屏。",
@@ -62,6 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feedback.thanks": "感谢您的评价！",
         "feedback.follow_up": "感谢您的评价！我们会跟进处理。",
         "sameday.booked": "已为您预约 {time}，{room} 诊室。",
+        "sameday.none": "今天已无空余时段。请领取挂号处号码。",
     },
     "en": {
         "checkin.doctor": "You are checked in. Your number is {ticket}. Room {room}{floor}. Please watch the call board.",
@@ -90,6 +92,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feedback.thanks": "Thank you for your feedback!",
         "feedback.follow_up": "Thank you for your feedback! We will look into it.",
         "sameday.booked": "You are booked for {time}, room {room}.",
+        "sameday.none": "There are no free times left today. Please take a ticket for registration.",
     },
 }
 

@@ -102,3 +102,8 @@ def test_kiosk_info_gives_the_ui_what_it_draws(env):
     env.stop_core()
     assert env.ok("kiosk.info", {"lang": "en"})["core_online"] is False
     assert env.ok("kiosk.info", {"kiosk": "kiosk-9"})["printer"]["device"] == "printer-1"  # the only printer
+
+
+def test_no_free_slots_is_an_empty_list_with_a_message(env):
+    data = env.ok("sameday.slots", {"specialty": "astrologer", "lang": "en"})
+    assert data["slots"] == [] and "no free times" in data["message"]

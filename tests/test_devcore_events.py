@@ -2,6 +2,8 @@
 and the demo calls they trigger."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mqtt.devcore.harness import Peer, clock_at, envelope, start_core
@@ -157,3 +159,23 @@ def test_a_walk_in_to_any_doctor_is_called_to_a_room_of_that_specialty(node_conf
     finally:
         core.stop()
     assert call.ticket == "T050" and call.room in {d.room for d in doctors_of("therapist")}
+
+
+def test_a_request_sent_while_the_core_is_stopped_is_not_replayed_after_restart(node_config, tmp_path, peer):
+    db, clock = tmp_path / "core.db", clock_at(node_config.site.tz, 11, 0)
+    first = start_core(node_config, db, client_id="core-under-test", clock=clock)
+    slot = peer.request("slots.search", {"specialty": "surgeon", "date": first.today().isoformat()}).data["slots"][0]
+    first.stop()
+    # the kiosk gave up on this one long ago: it must not become a booking later
+    body = {"slot": slot, "patient": {"phone": "+79161112233", "birth_date": "1990-01-01"}, "transaction": "t-stale"}
+    peer.publish_raw(peer.topics.core_request("booking.create"), json.dumps(body).encode())
+    marker = envelope("ticket.issued", ticket_issued("R200"), site=node_config.site.id)
+    peer.publish_event(marker)  # queued after the request: once it arrives, the queue is drained
+    second = start_core(node_config, db, client_id="core-under-test", clock=clock)
+    try:
+        assert second.wait_for_events(1, TIMEOUT) and second.inbox_ids() == [marker.id]
+        assert [a for a in second.appointments() if a.origin == "created"] == []
+        again = peer.request("slots.search", {"specialty": "surgeon", "date": second.today().isoformat()})
+        assert slot in again.data["slots"]
+    finally:
+        second.stop()

@@ -20,7 +20,7 @@ from ulid import ULID
 
 from kiosk.config import VestibuleConfig
 from mqtt.client import MqttClient, RequestTimeout
-from mqtt.devcore.service import DevCore, disable_nagle
+from mqtt.devcore.service import DevCore
 from mqtt.models import AnswerAdapter, CoreStatus, ErrorAnswer, EventEnvelope, OkAnswer
 from mqtt.topics import SiteTopics
 
@@ -74,7 +74,6 @@ class Peer:
         self._watched: set[str] = set()
         self._cond = threading.Condition()
         self.client.subscribe(self._raw_reply, self._on_raw_answer)
-        disable_nagle(self.client)
 
     def start(self, timeout: float = 15.0) -> "Peer":
         self.client.start()

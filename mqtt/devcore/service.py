@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import socket
 import threading
 import time
 from datetime import date, datetime
@@ -49,19 +48,6 @@ class _QoS0Dispatcher(Dispatcher):
 
     def start(self) -> None:
         self.client.subscribe(self.topic_filter, self._receive, qos=0)
-
-
-def disable_nagle(client: MqttClient) -> None:
-    """Send small packets at once on every connection. paho leaves Nagle on, and with delayed ACKs
-    each request/answer round trip then costs ~40 ms instead of ~2 ms."""
-    def apply() -> None:
-        sock = client.paho.socket()
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-    client.on_connect(apply)
 
 
 def _reasons(exc: ValidationError) -> str:
@@ -123,7 +109,6 @@ class DevCore:
         self.dispatcher.route("slots.search", REQUEST_MODELS["slots.search"], self._slots)
         self.dispatcher.route("booking.create", REQUEST_MODELS["booking.create"], self._create)
         self.dispatcher.start()
-        disable_nagle(client)
         client.on_connect(self._announce)
         client.on_disconnect(self._ready.clear)
         client.start()

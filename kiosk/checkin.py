@@ -116,7 +116,19 @@ class CheckinService:
             offline=offline)
 
     def find(self, cmd, now: datetime) -> tuple[Appointment | None, bool]:
-        """(appointment or None, decided offline?). The core first; the cache when it is away."""
+        """(appointment or None, decided offline?).
+
+        A booking code found in the cached snapshot is used at once: the core keeps that snapshot
+        current (retained, versioned) and still has the last word through its `checkin` answer,
+        so asking it first would only add a round trip. A code the cache does not know (booked
+        after the snapshot, another site) and every phone look-up go to the core: the cache holds
+        only the phone's last four digits, too little to pick a patient while the core can answer.
+        """
+        today = now.date()
+        if cmd.by == "code":
+            cached = self.ctl.schedule.find_code(today, cmd.code)
+            if cached is not None:
+                return cached, not self.flow.core.online
         body = ({"by": "code", "code": cmd.code} if cmd.by == "code"
                 else {"by": "phone", "phone": cmd.phone, "birth_date": cmd.birth_date.isoformat()})
         try:
@@ -125,9 +137,8 @@ class CheckinService:
             self.reject(cmd.kiosk, cmd.lang, Rejected(exc.code), now)
         except CoreAway:
             pass
-        today = now.date()
         if cmd.by == "code":
-            return self.ctl.schedule.find_code(today, cmd.code), True
+            return None, True
         return self.ctl.schedule.find_phone(today, cmd.phone, cmd.birth_date), True
 
     def complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,

@@ -45,8 +45,9 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 class Dispatcher:
-    def __init__(self, client: MqttClient, topic_filter: str, *, workers: int = 4, name: str = "rpc"):
+    def __init__(self, client: MqttClient, topic_filter: str, *, workers: int = 4, name: str = "rpc", qos: int = 1):
         self.client = client
+        self.qos = qos
         self.topic_filter = topic_filter
         self.routes: dict[str, Route] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
@@ -57,7 +58,7 @@ class Dispatcher:
         self.routes[name] = Route(model, handler)
 
     def start(self) -> None:
-        self.client.subscribe(self.topic_filter, self._receive)
+        self.client.subscribe(self.topic_filter, self._receive, qos=self.qos)
 
     def stop(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

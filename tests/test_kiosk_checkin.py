@@ -222,14 +222,9 @@ def test_preview_shows_the_appointment_to_confirm_without_issuing_anything(env):
 
 def test_a_check_in_the_core_refuses_is_not_issued_and_the_patient_goes_to_registration(env, monkeypatch):
     appt = env.booking(minutes=5)
-    looked_up = env.flow.core.lookup
-
-    def lookup_then_cancelled_at_the_core(body):  # the booking is cancelled between look-up and check-in
-        found = looked_up(body)
-        env.core.cancel(found.booking)
-        return found
-
-    monkeypatch.setattr(env.flow.core, "lookup", lookup_then_cancelled_at_the_core)
+    # the booking is cancelled at the core, and the node's cached snapshot has not heard yet
+    monkeypatch.setattr(env.controller.schedule, "accept", lambda payload, now: False)
+    env.core.cancel(appt.booking)
     before = env.printed()
     error = env.error("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
     assert error.code == "refused" and "регистратур" in error.message

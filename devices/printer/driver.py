@@ -8,6 +8,7 @@ as printed (the queue then keeps it: a duplicate ticket is better than a lost on
 """
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -66,6 +67,7 @@ class EscposPrinter(Device):
         self.auto_status = _bool("auto_status", merged.get("auto_status", False))
         self._link: Link | None = None
         self._reader = st.StatusReader()
+        self._rt_answers: collections.deque[int] = collections.deque()
         self._problems: tuple[str, ...] = ()
         self._asb_problems: frozenset[str] | None = None
 
@@ -127,21 +129,26 @@ class EscposPrinter(Device):
 
     def _ask(self, link: Link) -> tuple[str, ...]:
         self._drain(link)
+        self._rt_answers.clear()  # late answers to an earlier, timed-out query are stale
+        # One write for the three requests: a printer answers real-time requests in the order it
+        # gets them, so each answer still maps to its request, at one round trip instead of three.
+        link.write(b"".join(st.rt_request(n) for n in st.RT_QUERIES))
         answers = {n: self._await_rt(link, n) for n in st.RT_QUERIES}
         return tuple(sorted(st.combine_rt(answers)))
 
     def _await_rt(self, link: Link, n: int) -> int:
-        link.write(st.rt_request(n))
         deadline = time.monotonic() + self.status_timeout
         junk = bytearray()
         while True:
+            if self._rt_answers:  # answers to pipelined requests arrive together
+                return self._rt_answers.popleft()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             for kind, value in self._reader.feed(link.read(min(remaining, 0.5))):
                 if kind == "rt":
-                    return value
-                if kind == "asb":
+                    self._rt_answers.append(value)
+                elif kind == "asb":
                     self._asb(value)
                 else:
                     junk += value

@@ -43,13 +43,6 @@ REPEAT_DELAY_S = 1.0  # inside the node's repeat window, so the duplicate must n
 NEW_PATIENT = "Новый пациент"  # the kiosk books by phone and birth date only
 
 
-class _QoS0Dispatcher(Dispatcher):
-    """Requests at QoS 0: a persistent session must not queue them for a later, stale answer."""
-
-    def start(self) -> None:
-        self.client.subscribe(self.topic_filter, self._receive, qos=0)
-
-
 def _reasons(exc: ValidationError) -> str:
     # locations and messages only: the input may hold personal data
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()[:3])
@@ -103,7 +96,8 @@ class DevCore:
         self._set_will()
         # handlers are in place before the first CONNECT: a resumed session delivers queued events at once
         client.subscribe(self.topics.all_node_events, self._on_event, qos=1)
-        self.dispatcher = _QoS0Dispatcher(client, self.topics.core_request_all, name="devcore")
+        # QoS 0: a persistent session must not queue requests for a later, stale answer
+        self.dispatcher = Dispatcher(client, self.topics.core_request_all, name="devcore", qos=0)
         self.dispatcher.route("booking.lookup", REQUEST_MODELS["booking.lookup"], self._lookup)
         self.dispatcher.route("checkin", REQUEST_MODELS["checkin"], self._checkin)
         self.dispatcher.route("slots.search", REQUEST_MODELS["slots.search"], self._slots)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter
 
-from mqtt import models
+from mqtt import commands, models
 
 SCHEMAS: dict[str, object] = {
     "core-status": models.CoreStatus,
@@ -21,7 +21,9 @@ SCHEMAS: dict[str, object] = {
     "req-checkin": models.CheckinRequest,
     "req-slots.search": models.SlotsSearch,
     "req-booking.create": models.BookingCreate,
+    "device-reading": models.DeviceReadingMessage,
     **{f"evt-{name}": model for name, model in models.EVENT_MODELS.items()},
+    **{f"cmd-{name}": model for name, model in commands.COMMAND_MODELS.items()},
 }
 
 

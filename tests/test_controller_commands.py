@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,3 +91,12 @@ def test_malformed_payloads_on_every_command_get_error_answers_and_serving_goes_
     check()
     after = ui.request(controller.topics.command("ping"), {}, timeout=10)
     assert after.status == "ok"
+
+
+def test_controller_is_unhealthy_when_the_relay_loop_stalls_so_the_watchdog_is_withheld(running):
+    controller, ui = running
+    assert controller.healthy()
+    controller.relay.last_progress -= 60  # as if the relay thread hung a minute ago
+    assert not controller.healthy()
+    time.sleep(1.2)  # the relay loop turns at least every 0.5 s and marks progress again
+    assert controller.healthy()

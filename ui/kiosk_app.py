@@ -14,7 +14,6 @@ import os
 os.environ.setdefault("KIVY_NO_ARGS", "1")  # our options are ours, not Kivy's
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -29,6 +28,8 @@ from kivy.factory import Factory
 from kivy.properties import BooleanProperty, StringProperty
 
 from ui import i18n
+from ui.display import x_display_size
+from ui.observer import Observer
 from ui.kiosk_model import (BIRTH_ROWS, CODE_ROWS, ERASE, PHONE_ROWS, RECEPTION_SERVICE, ErrorView, ResultView,
                             Session, birth_date, booked_view, checkin_view, code_ok, confirm_lines, error_view,
                             parse_info, phone_number, scanned_code, show_birth, show_phone, slot_label, ticket_view,
@@ -55,6 +56,7 @@ class KioskApp(App):
     result_number = StringProperty("")
     result_printed = BooleanProperty(True)
     error_title = StringProperty("")
+    confirm_note = StringProperty("")
     error_calm = BooleanProperty(False)
     error_big = StringProperty("")
 
@@ -69,8 +71,7 @@ class KioskApp(App):
         self.idle_timeout = idle_timeout
         self.kiosk_mode = kiosk_mode
         self.client = client
-        self.state_file = state_file
-        self.snap_dir = snap_dir
+        self.observer = Observer(self, state_file, snap_dir)
         self.session = Session(lang=self.default_lang)
         self.info = parse_info({}, self.lang, config)
         self.info_from_node = False
@@ -83,7 +84,6 @@ class KioskApp(App):
         self._last_touch = time.monotonic()
         self._last_info = 0.0
         self._relabel: list[tuple[object, str]] = []
-        self._snaps = 0
         self.use_kivy_settings = False
         self.lang = self.default_lang
 
@@ -138,9 +138,7 @@ class KioskApp(App):
         if screen == "thanks":
             token = self._token
             Clock.schedule_once(lambda dt: token == self._token and self.start_over(), THANKS_S)
-        self._write_state()
-        if self.snap_dir:
-            Clock.schedule_once(lambda dt: self._snap(screen), 0.4)
+        self.observer.shown(screen)
 
     def start_over(self) -> None:
         """Back to the welcome screen with nothing of the last patient kept."""
@@ -214,9 +212,13 @@ class KioskApp(App):
 
     def _on_link(self, up: bool) -> None:
         self.link_up = up
+        self.observer.write()
         self.offline = not (up and self.info.core_online)
         if up:
             self._refresh_info()
+
+    def on_offline(self, *args) -> None:
+        self.observer.write()
 
     def _update_greeting(self) -> None:
         if self.info_from_node and self.info.greeting:
@@ -267,6 +269,7 @@ class KioskApp(App):
         self.code_text = self.session.code
         self.phone_text = show_phone(self.session.phone)
         self.birth_text = show_birth(self.session.birth, self.lang)
+        self.observer.write()
 
     def code_done(self) -> None:
         if not code_ok(self.session.code):
@@ -341,6 +344,7 @@ class KioskApp(App):
     def show_confirm(self, data: dict) -> None:
         rows = self.sm.get_screen("confirm").ids.rows
         rows.clear_widgets()
+        self.confirm_note = i18n.tr("confirm_again", self.lang) if data.get("checked_in") else ""
         for label, value in confirm_lines(data, self.lang):
             rows.add_widget(Factory.KLabel(text=label, halign="right", font_size="34sp"))
             rows.add_widget(Factory.KLabel(text=value, halign="left", font_size="40sp", bold=True))
@@ -587,29 +591,6 @@ class KioskApp(App):
             button.bind(on_release=lambda b, score=score: self.feedback(score))
             box.add_widget(button)
 
-    def _write_state(self) -> None:
-        """Test mode: what the screen shows, for an end-to-end test to read (no personal data)."""
-        if not self.state_file:
-            return
-        state = {"screen": self.screen, "lang": self.lang, "offline": self.offline,
-                 "ticket": self.result_number if self.screen == "result" else "",
-                 "printed": self.result_printed, "error": self.error_code if self.screen == "error" else "",
-                 "ts": time.time()}
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(tmp, self.state_file)
-
-    def _snap(self, screen: str) -> None:
-        from kivy.core.window import Window
-        if self.screen != screen:
-            return
-        self._snaps += 1
-        self.snap_dir.mkdir(parents=True, exist_ok=True)
-        made = Window.screenshot(name=str(self.snap_dir / f"kiosk_e2e_{screen}.png"))
-        if made:
-            os.replace(made, self.snap_dir / f"kiosk_e2e_{screen}.png")
-
-
 # -- start-up -----------------------------------------------------------------------------------------
 def configure_window(windowed: bool, size: str) -> None:
     """Must run before Kivy creates the window (the first import of kivy.core.window)."""
@@ -622,8 +603,17 @@ def configure_window(windowed: bool, size: str) -> None:
         Config.set("graphics", "width", str(width))
         Config.set("graphics", "height", str(height))
     else:
-        # Full screen, no borders, no cursor: nothing on screen leads to the desktop.
-        Config.set("graphics", "fullscreen", "auto")
+        # The whole screen, no borders, no cursor: nothing on screen leads to the desktop.
+        screen = x_display_size()
+        if screen:  # a borderless window over the whole display (see ui/display.py for why)
+            Config.set("graphics", "fullscreen", "0")
+            Config.set("graphics", "position", "custom")
+            Config.set("graphics", "left", "0")
+            Config.set("graphics", "top", "0")
+            Config.set("graphics", "width", str(screen[0]))
+            Config.set("graphics", "height", str(screen[1]))
+        else:
+            Config.set("graphics", "fullscreen", "auto")
         Config.set("graphics", "borderless", "1")
         Config.set("graphics", "show_cursor", "0")
     Config.set("graphics", "resizable", "0")
@@ -641,6 +631,8 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.config import ConfigError, load_config
     from ui import fonts
 
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     configure_window(args.windowed or bool(getattr(args, "tour", None)), args.size)
     try:
         fonts.register()

@@ -251,7 +251,7 @@ def checkin_view(data: dict, lang: str, reception: tuple[str | None, int | None]
         main, lines = [tr("route_box", lang), place], [directions(data.get("floor"), lang)]
     elif route == "registration":
         main = [tr("route_registration", lang), where(reception[0], reception[1], lang)]
-        lines = [tr("route_registration_then", lang, doctor=doctor), place, at, directions(reception[1], lang)]
+        lines = [tr("route_registration_then", lang, doctor=doctor), place, at]  # registration staff direct on
     else:
         main, lines = [tr("route_doctor", lang, doctor=doctor), place], [at, directions(data.get("floor"), lang)]
     return ResultView(number=str(data.get("ticket", "")), main=[x for x in main if x],
@@ -331,10 +331,9 @@ def slot_label(slot: dict, lang: str) -> str:
 def confirm_lines(data: dict, lang: str) -> list[tuple[str, str]]:
     """(label, value) rows of the appointment the patient is asked to confirm."""
     doctor = data.get("doctor")
-    if isinstance(doctor, dict):
-        doctor = doctor.get("name")
-    rows = [("label_patient", (data.get("patient") or {}).get("display") if isinstance(data.get("patient"), dict)
-             else data.get("patient")),
+    if doctor and data.get("specialty"):
+        doctor += f" ({data['specialty']})"
+    rows = [("label_patient", data.get("patient")),
             ("label_doctor", doctor),
             ("label_time", hhmm(data.get("start"))),
             ("label_where", where(data.get("room"), data.get("floor"), lang))]

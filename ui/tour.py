@@ -6,13 +6,13 @@ answers. Kivy runs one App per process, so the tests run one tour per language.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from kivy.clock import Clock
 
 from ui.i18n import tr
 from ui.kiosk_model import booked_view, checkin_view, error_view, ticket_view
+from ui.snapshot import snapshot
 
 log = logging.getLogger("vestibule.ui.tour")
 
@@ -30,8 +30,8 @@ SLOTS = [{"doctor_id": "d-therapist-3", "start": "2026-11-23T14:15:00+03:00", "r
          {"doctor_id": "d-therapist-3", "start": "2026-11-23T16:45:00+03:00", "room": "12", "floor": 2}]
 BOOKED = {"booking": "SD-4K2", "start": "2026-11-23T14:15:00+03:00", "room": "12", "doctor": "Петрова А. С.",
           "checkin": None, "checkin_error": "too_early", "message": "14:15 ... 13:45"}
-FIRST_SHOT_DELAY_S = 1.5  # the window needs a moment before its first frame is on screen
-SHOT_DELAY_S = 0.35
+FIRST_SHOT_DELAY_S = 0.5  # let the window settle (size, fonts) before the first screen
+SHOT_DELAY_S = 0.15  # labels re-lay themselves out over a frame or two after a change
 
 
 class Tour:
@@ -105,13 +105,11 @@ class Tour:
         Clock.schedule_once(lambda dt: self._shoot(name), SHOT_DELAY_S)
 
     def _shoot(self, name: str) -> None:
-        from kivy.core.window import Window
-        self.outdir.mkdir(parents=True, exist_ok=True)
-        target = self.outdir / f"kiosk_{name}_{self.lang}.png"
-        made = Window.screenshot(name=str(self.outdir / f".shot-{name}.png"))
-        os.replace(made, target)
-        self.taken.append(target)
-        Clock.schedule_once(self._next, 0)
+        snapshot(self.outdir / f"kiosk_{name}_{self.lang}.png", then=self._taken)
+
+    def _taken(self, path: Path) -> None:
+        self.taken.append(path)
+        self._next()
 
 
 def _service_name(app) -> str:

@@ -250,14 +250,18 @@ def test_with_the_core_away_the_kiosk_shows_offline_and_still_checks_in_from_the
     assert state["ticket"] and state["offline"] is True
 
 
-def test_idle_returns_to_welcome_and_forgets_what_was_typed(env, start_kiosk):
+def test_idle_returns_to_welcome_in_the_default_language_and_forgets_what_was_typed(env, start_kiosk):
     kiosk = start_kiosk(idle_timeout=3)
+    kiosk.tap("EN")
+    wait_until(lambda: kiosk.state().get("lang") == "en", what="English chosen")
+    kiosk.lang = "en"
     kiosk.wait_screen("code", after=kiosk.tap("welcome_booking"))
     for key in "BK7":
         kiosk.tap(key)
     wait_until(lambda: kiosk.state().get("entered") == 3, what="three characters typed")
     state = kiosk.wait_screen("welcome", timeout=15, after=time.time())
-    assert state["entered"] == 0
+    assert state["entered"] == 0 and state["lang"] == "ru"  # the next patient starts in the default
+    kiosk.lang = "ru"
     kiosk.wait_screen("code", after=kiosk.tap("welcome_booking"))
     assert kiosk.state()["entered"] == 0
 

@@ -27,10 +27,10 @@ from kivy.config import Config
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, StringProperty
 
-from ui import i18n
+from ui import i18n, widgets
 from ui.display import x_display_size
 from ui.observer import Observer
-from ui.kiosk_model import (BIRTH_ROWS, CODE_ROWS, ERASE, PHONE_ROWS, RECEPTION_SERVICE, ErrorView, ResultView,
+from ui.kiosk_model import (BIRTH_ROWS, CODE_ROWS, PHONE_ROWS, RECEPTION_SERVICE, ErrorView, ResultView,
                             Session, birth_date, booked_view, checkin_view, code_ok, confirm_lines, error_view,
                             parse_info, phone_number, scanned_code, show_birth, show_phone, slot_label, ticket_view,
                             type_birth, type_code, type_phone)
@@ -78,7 +78,6 @@ class KioskApp(App):
         self.info_lang = ""
         self.link_up = client is None  # the tour has no broker and is never "offline"
         self.error_code = ""
-        self.last_view: ResultView | None = None
         self._token = 0  # answers for an abandoned session are dropped
         self._preview: bool | None = None  # does the controller offer checkin.preview?
         self._last_touch = time.monotonic()
@@ -93,9 +92,7 @@ class KioskApp(App):
         self.title = "Vestibule"
         root = Factory.KioskRoot()
         self.sm = root.ids.sm
-        self._build_keys()
-        self._build_langs()
-        self._build_scores()
+        self._build_widgets()
         Window.clearcolor = (1, 1, 1, 1)
         Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard,
                     on_touch_down=self._touched)
@@ -249,19 +246,19 @@ class KioskApp(App):
     # -- typing -----------------------------------------------------------------------------------
     def code_key(self, key: str) -> None:
         s = self.session
-        s.code = s.code[:-1] if key == ERASE else type_code(s.code, key)
+        s.code = s.code[:-1] if key == widgets.ERASE else type_code(s.code, key)
         self.input_error = ""
         self._show_inputs()
 
     def phone_key(self, key: str) -> None:
         s = self.session
-        s.phone = s.phone[:-1] if key == ERASE else type_phone(s.phone, key)
+        s.phone = s.phone[:-1] if key == widgets.ERASE else type_phone(s.phone, key)
         self.input_error = ""
         self._show_inputs()
 
     def birth_key(self, key: str) -> None:
         s = self.session
-        s.birth = s.birth[:-1] if key == ERASE else type_birth(s.birth, key)
+        s.birth = s.birth[:-1] if key == widgets.ERASE else type_birth(s.birth, key)
         self.input_error = ""
         self._show_inputs()
 
@@ -453,7 +450,6 @@ class KioskApp(App):
 
     # -- results, errors, feedback ------------------------------------------------------------------
     def show_result(self, view: ResultView) -> None:
-        self.last_view = view
         self.session.feedback_for = view.feedback_for
         self.result_number = view.number
         self.result_printed = view.printed
@@ -533,63 +529,20 @@ class KioskApp(App):
         if self.client:
             self.client.call(name, body, done)
 
-    def _fill_choices(self, screen: str, choices, action) -> None:
-        box = self.sm.get_screen(screen).ids.choices
-        box.clear_widgets()
-        for choice in choices:
-            button = Factory.KOutline(text=choice.name)
-            button.bind(on_release=lambda b, cid=choice.id: action(cid))
-            box.add_widget(button)
+    def _fill_choices(self, screen: str, items, action) -> None:
+        widgets.choices(self.sm.get_screen(screen).ids.choices, items, action)
 
-    def _keys(self, box, rows: list[str], handler) -> None:
-        box.clear_widgets()
-        for i, row in enumerate(rows):
-            line = Factory.BoxLayout(spacing="8dp")
-            for ch in row:
-                if ch == " ":
-                    line.add_widget(Factory.Widget())
-                    continue
-                key = Factory.KKey(text=ch)
-                key.value = ch  # a kv-declared property: not settable through __init__
-                if ch == "-":
-                    key.font_size = "60sp"  # a hyphen at letter size is a speck
-                key.bind(on_release=lambda b: handler(b.value))
-                line.add_widget(key)
-            if i == len(rows) - 1:
-                erase = Factory.KKey(font_size="32sp", size_hint_x=len(rows[0]) - len(row) or 1)
-                erase.bind(on_release=lambda b: handler(ERASE))
-                self._relabel.append((erase, "key_erase"))
-                line.add_widget(erase)
-            box.add_widget(line)
-
-    def _build_keys(self) -> None:
-        self._keys(self.sm.get_screen("code").ids.keypad, CODE_ROWS, self.code_key)
-        self._keys(self.sm.get_screen("phone").ids.keypad, PHONE_ROWS, self.phone_key)
-        self._keys(self.sm.get_screen("birth").ids.keypad, BIRTH_ROWS, self.birth_key)
+    def _build_widgets(self) -> None:
+        for screen, rows, press in (("code", CODE_ROWS, self.code_key), ("phone", PHONE_ROWS, self.phone_key),
+                                    ("birth", BIRTH_ROWS, self.birth_key)):
+            erase = widgets.keyboard(self.sm.get_screen(screen).ids.keypad, rows, press)
+            self._relabel.append((erase, "key_erase"))
         for widget, key in self._relabel:
             widget.text = i18n.tr(key, self.lang)
+        names = {lang: i18n.LANG_NAMES[lang] for lang in self.node_config.site.languages}
+        widgets.languages(self.sm.get_screen("welcome").ids.langs, names, self.set_lang)
+        widgets.scores(self.sm.get_screen("feedback").ids.scores, self.feedback)
 
-    def _build_langs(self) -> None:
-        box = self.sm.get_screen("welcome").ids.langs
-        for lang in self.node_config.site.languages:
-            button = Factory.KOutline(text=i18n.LANG_NAMES[lang], font_size="40sp")
-            button.bind(on_release=lambda b, lang=lang: self.set_lang(lang))
-            # the chosen language is filled, the others outlined
-            self.bind(lang=lambda app, value, b=button, lang=lang: self._mark_lang(b, lang))
-            self._mark_lang(button, lang)
-            box.add_widget(button)
-
-    def _mark_lang(self, button, lang: str) -> None:
-        chosen = lang == self.lang
-        button.background_color = (0.043, 0.239, 0.569, 1) if chosen else (1, 1, 1, 1)
-        button.color = (1, 1, 1, 1) if chosen else (0.043, 0.239, 0.569, 1)
-
-    def _build_scores(self) -> None:
-        box = self.sm.get_screen("feedback").ids.scores
-        for score in range(11):
-            button = Factory.KOutline(text=str(score), font_size="44sp", size_hint_y=1)
-            button.bind(on_release=lambda b, score=score: self.feedback(score))
-            box.add_widget(button)
 
 # -- start-up -----------------------------------------------------------------------------------------
 def configure_window(windowed: bool, size: str) -> None:

@@ -17,7 +17,6 @@ RECEPTION_SERVICE = "registration"
 CODE_ROWS = ["1234567890", "ABCDEFGHIJ", "KLMNOPQRST", "UVWXYZ-"]
 PHONE_ROWS = ["123", "456", "789", "+0"]
 BIRTH_ROWS = ["123", "456", "789", " 0"]
-ERASE = "\b"
 
 
 @dataclass

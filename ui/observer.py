@@ -25,6 +25,8 @@ class Observer:
         self.state_file = state_file
         self.snap_dir = snap_dir
         self._settled_on: str | None = None  # the screen whose layout has settled
+        # written on the next frame: kv rules re-bind texts after the property change that asked
+        self.write = Clock.create_trigger(lambda dt: self._write())
 
     def shown(self, screen: str) -> None:
         self._settled_on = None
@@ -39,7 +41,7 @@ class Observer:
         if self.snap_dir:
             snapshot(self.snap_dir / f"kiosk_e2e_{screen}.png")
 
-    def write(self) -> None:
+    def _write(self) -> None:
         app = self.app
         if not self.state_file or not hasattr(app, "sm"):
             return

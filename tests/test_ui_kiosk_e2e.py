@@ -281,3 +281,23 @@ def test_kiosk_mode_fills_the_screen_and_escape_does_not_leave_it_only_the_proce
     assert kiosk.proc.poll() is None and kiosk.state()["screen"] == "code"  # still running, still there
     kiosk.proc.send_signal(signal.SIGTERM)  # what systemd sends
     assert kiosk.proc.wait(timeout=15) == 0
+
+
+def test_same_day_booking_by_touch_books_a_free_slot_and_tells_staff(env, kiosk):
+    kiosk.wait_screen("sameday", after=kiosk.tap("welcome_sameday"))
+    kiosk.wait_screen("slots", after=kiosk.tap("specialty_therapist"))
+    slot = kiosk.state()["buttons"][1]["text"]  # the first free time (after "start over")
+    kiosk.wait_screen("phone", after=kiosk.tap(slot))
+    for digit in "9215554417":
+        kiosk.tap(digit)
+    kiosk.wait_screen("birth", after=kiosk.tap("next"))
+    for digit in "02041961":
+        kiosk.tap(digit)
+    sent = kiosk.tap("next")
+    event = env.wait_events("booking.same_day")[0]  # staff learn of it to prepare the room
+    assert event.data["start"][11:16] == slot[:5]
+    # checked in at once when the slot is near, else told when to come back to the kiosk
+    state = wait_until(lambda: (lambda s: s if s.get("settled") and s.get("ts", 0) > sent and
+                                s.get("screen") in ("result", "error") else None)(kiosk.state()),
+                       what="booked or checked in")
+    assert state["screen"] == "result" or state["error"] == "booked", state

@@ -29,12 +29,19 @@ class OutboxFull(RequestError):
         super().__init__("backlog_full", message)
 
 
+# A PUBACK means the broker has the event, not the core: a broker that crashes (or loses power
+# with the node) before handing it on loses it. Delivered rows are therefore kept this long and
+# sent again after every new connection; the core deduplicates on the id.
+REDELIVER_WINDOW_S = 300
+
+
 @schema
 def _create_outbox(db) -> None:
     if "outbox" not in db.table_names():
         db["outbox"].create({"seq": int, "id": str, "type": str, "ts": str, "created_ns": int,
-                             "session": int, "data": str}, pk="seq")
+                             "session": int, "data": str, "delivered_ns": int}, pk="seq")
         db["outbox"].create_index(["id"], unique=True)
+        db["outbox"].create_index(["delivered_ns"])
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,10 @@ class Outbox:
         self.tz = tz
         self.max_rows = max_rows
         self.on_append = None  # set by the relay: wakes it up
+        # Counting the backlog is O(n): count for real now and then, and near the bound;
+        # in between, every new seq adds at most one to what was counted.
+        self._counted_at_seq: int | None = None
+        self._counted_backlog = 0
 
     def append(self, tx: Tx, event_type: str, data: BaseModel | dict[str, Any], *, when: datetime | None = None) -> str:
         """Add an event in the open transaction; returns its id. Validates `data` by its model."""
@@ -63,10 +74,8 @@ class Outbox:
         if model is None:
             raise ValueError(f"unknown event type {event_type!r}")
         payload = data if isinstance(data, BaseModel) else model.model_validate(data)
-        backlog = tx.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        if backlog >= self.max_rows:
-            raise OutboxFull(f"outbox holds {backlog} undelivered events (bound {self.max_rows})")
         seq = tx.meta_increment("next_seq")
+        self._check_bound(tx, seq)
         event_id = str(ULID())
         ts = (when or datetime.now(self.tz)).isoformat(timespec="milliseconds")
         tx.execute(
@@ -78,6 +87,17 @@ class Outbox:
             self.on_append()
         return event_id
 
+    def _check_bound(self, tx: Tx, seq: int) -> None:
+        estimate = None
+        if self._counted_at_seq is not None and seq - self._counted_at_seq < 1000:
+            estimate = self._counted_backlog + (seq - self._counted_at_seq)
+        if estimate is None or estimate >= self.max_rows * 0.9:
+            self._counted_backlog = tx.execute("SELECT COUNT(*) FROM outbox WHERE delivered_ns IS NULL").fetchone()[0]
+            self._counted_at_seq = seq
+            if self._counted_backlog >= self.max_rows:
+                self._counted_at_seq = None  # the caller rolls back: count again next time
+                raise OutboxFull(f"outbox holds {self._counted_backlog} undelivered events (bound {self.max_rows})")
+
     def emit(self, event_type: str, data: BaseModel | dict[str, Any]) -> str:
         """Append in a transaction of its own (events with no business row, e.g. device problems)."""
         with self.store.transaction() as tx:
@@ -86,19 +106,36 @@ class Outbox:
     def pending(self, after_seq: int, limit: int) -> list[PendingEvent]:
         with self.store.lock:
             rows = self.store.conn.execute(
-                "SELECT seq, id, type, ts, created_ns, session, data FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit)).fetchall()
+                "SELECT seq, id, type, ts, created_ns, session, data FROM outbox "
+                "WHERE seq > ? AND delivered_ns IS NULL ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
+        return [PendingEvent(*row) for row in rows]
+
+    def recently_delivered(self, after_seq: int, limit: int, window_s: float = REDELIVER_WINDOW_S) -> list[PendingEvent]:
+        """Rows acknowledged by the broker within the window, to send again after a reconnect."""
+        since = time.time_ns() - int(window_s * 1e9)
+        with self.store.lock:
+            rows = self.store.conn.execute(
+                "SELECT seq, id, type, ts, created_ns, session, data FROM outbox "
+                "WHERE seq > ? AND delivered_ns >= ? ORDER BY seq LIMIT ?", (after_seq, since, limit)).fetchall()
         return [PendingEvent(*row) for row in rows]
 
     def delivered(self, seqs: list[int]) -> None:
         if not seqs:
             return
+        now = time.time_ns()
         with self.store.transaction() as tx:
-            tx.conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            tx.conn.executemany("UPDATE outbox SET delivered_ns = ? WHERE seq = ?", [(now, s) for s in seqs])
+
+    def prune(self, window_s: float = REDELIVER_WINDOW_S) -> int:
+        """Delete rows delivered longer ago than the redelivery window."""
+        before = time.time_ns() - int(window_s * 1e9)
+        with self.store.transaction() as tx:
+            return tx.execute("DELETE FROM outbox WHERE delivered_ns IS NOT NULL AND delivered_ns < ?",
+                              (before,)).rowcount
 
     def backlog(self) -> int:
         with self.store.lock:
-            return self.store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            return self.store.conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_ns IS NULL").fetchone()[0]
 
     def envelope(self, row: PendingEvent, *, historical: bool) -> EventEnvelope:
         return EventEnvelope(id=row.id, type=row.type, ts=row.ts, site=self.site, node=self.node,

@@ -42,12 +42,15 @@ class Relay:
         self._acks: collections.deque = collections.deque()  # (mid, ok), appended by paho's thread
         self._inflight: dict[int, int] = {}  # mid -> seq
         self._last_sent = 0  # highest seq handed to paho; 0 at start: resend every undelivered row
+        self._redeliver_after: int | None = None  # set on each new connection: resend recent deliveries
+        self._last_prune = 0.0
+        self.redelivered_count = 0
         self._thread: threading.Thread | None = None
         self._retry_at = 0.0
         self._prefix = ('"site":%s,"node":%s,' % (json.dumps(topics.site), json.dumps(topics.node_id)))
         outbox.on_append = self._wake.set
         client.paho.on_publish = self._on_publish
-        client.on_connect(self._wake.set)
+        client.on_connect(self._new_connection)
         client.subscribe(topics.core_status, self._on_core_status)
 
     # -- from paho's network thread: lock-free (paho holds its own mutex while calling us) ------
@@ -60,6 +63,11 @@ class Relay:
         if online != self.core_online:
             log.info("core is %s", "online" if online else "offline: events wait in the outbox")
         self.core_online = online
+        self._wake.set()
+
+    def _new_connection(self) -> None:
+        # The broker we reach now may have lost what it acknowledged before (crash, power cut).
+        self._redeliver_after = 0
         self._wake.set()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
@@ -93,7 +101,13 @@ class Relay:
             try:
                 self._settle_acks()
                 if live and time.monotonic() >= self._retry_at:
-                    self._send_more()
+                    if self._redeliver_after is not None:
+                        self._redeliver()  # new rows wait until it is done: seq order holds
+                    else:
+                        self._send_more()
+                if time.monotonic() - self._last_prune > 30:
+                    self._last_prune = time.monotonic()
+                    self.outbox.prune()
             except Exception:  # the store or paho failed: log, back off, never die
                 log.exception("relay step failed; retrying")
                 self._retry_at = time.monotonic() + 1.0
@@ -120,6 +134,18 @@ class Relay:
         if done:
             self.outbox.delivered(done)
             self.delivered_count += len(done)
+
+    def _redeliver(self) -> None:
+        """Send recently acknowledged rows again, oldest first, before anything new; fire and forget
+        (their rows are already marked delivered; the core deduplicates on the id)."""
+        rows = self.outbox.recently_delivered(self._redeliver_after, self.batch)
+        if not rows:
+            self._redeliver_after = None
+            return
+        for row in rows:
+            self.client.paho.publish(self.topics.event(row.type), self._encode(row, True), qos=1)
+            self._redeliver_after = row.seq
+        self.redelivered_count += len(rows)
 
     def _send_more(self) -> None:
         room = self.window - len(self._inflight)

@@ -86,6 +86,51 @@ def test_controller_killed_at_random_moments_loses_no_event(tmp_path, broker, co
     assert len(committed) > 400
 
 
+def test_power_cut_killing_broker_and_controller_together_loses_no_event(tmp_path, broker):
+    """The node loses power: Mosquitto dies without saving, the controller dies mid-burst. What the
+    broker had acknowledged but not yet handed to the core is gone; the outbox still has it."""
+    config_path = write_config(tmp_path, broker.url)
+    from kiosk.config import load_config
+    config = load_config(config_path)
+    core_a = DevCore(config, tmp_path / "core.db", demo=False, call_interval_s=None, seed=1, client_id="core-pc")
+    core_a.start()
+    committed: list[str] = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def producer():
+        proc = subprocess.Popen([sys.executable, "-m", "tests.support.producer", str(config_path), "600"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+
+        def read():
+            for line in proc.stdout:
+                if line.strip() != "BURST-DONE":
+                    committed.append(line.strip())
+        threading.Thread(target=read, daemon=True).start()
+        return proc
+    first = producer()
+    assert wait_until(lambda: len(committed) > 100, 30)
+    # The core drops off without a goodbye (its retained status still says online): the broker
+    # acknowledges the next events and queues them for the core's session, in memory only.
+    core_a.client.paho.disconnect()
+    core_a.client.paho.loop_stop()
+    time.sleep(1.0)
+    broker.kill()  # power cut: no persistence save...
+    first.send_signal(signal.SIGKILL)  # ...and the controller dies with it
+    first.wait()
+    broker.start()
+    core_b = DevCore(config, tmp_path / "core.db", demo=False, call_interval_s=None, seed=1, client_id="core-pc")
+    core_b.start()
+    second = producer()
+    try:
+        ok = wait_until(lambda: set(committed) <= set(core_b.inbox_ids()), 60)
+        missing = set(committed) - set(core_b.inbox_ids())
+        assert ok and not missing, f"{len(missing)} of {len(committed)} committed events lost"
+    finally:
+        second.send_signal(signal.SIGKILL)
+        second.wait()
+        core_b.stop()
+
+
 def test_broker_restart_during_burst_loses_no_event(tmp_path, broker, core):
     config = make_config(tmp_path, broker.url)
     controller = Controller(config)

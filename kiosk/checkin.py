@@ -17,6 +17,8 @@ checkin.rejected event is recorded.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,6 +84,17 @@ class CheckinService:
     def __init__(self, flow):
         self.flow = flow
         self.ctl = flow.ctl
+        # Two kiosks scanning one code at the same instant must not both issue a ticket: the
+        # "checked in already?" look and the issue happen under the booking's own lock.
+        self._booking_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def _lock_for(self, booking: str) -> threading.Lock:
+        with self._locks_guard:
+            if len(self._booking_locks) > 10_000:  # a day's bookings; drop idle locks now and then
+                for code in [c for c, lock in self._booking_locks.items() if not lock.locked()]:
+                    del self._booking_locks[code]
+            return self._booking_locks[booking]
 
     # -- entry points ---------------------------------------------------------------------------
     def by_command(self, cmd) -> CheckinResult:
@@ -143,6 +156,12 @@ class CheckinService:
 
     def complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,
                  offline: bool, now: datetime) -> CheckinResult:
+        with self._lock_for(appt.booking):
+            return self._complete(appt, kiosk=kiosk, lang=lang, representative=representative, offline=offline,
+                                  now=now)
+
+    def _complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,
+                  offline: bool, now: datetime) -> CheckinResult:
         cfg = self.ctl.config
         earlier = self.earlier_checkin(appt.booking, now)
         if earlier:

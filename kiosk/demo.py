@@ -173,25 +173,26 @@ class Scenario:
             code = f"BK-{self.rng.randrange(16**5):05X}".replace("0", "Z")
             self._checkin(kiosk, lang, {"by": "code", "code": code}, code)
         else:
-            service = self.rng.choice(self.config.services)
-            priority = self.rng.random() < 0.2
-            answer = self.request("ticket", {"kiosk": kiosk, "service": service.id, "priority": priority, "lang": lang})
-            if answer is None:
-                return
-            if answer.status == "ok":
-                d = answer.data
-                self.tally.add("tickets")
-                say(f"{kiosk} walk-in {service.id}{' (priority)' if priority else ''}: ticket {d['ticket']}, "
-                    f"{d['ahead']} ahead{'' if d['printed'] else ', NOT printed'}")
-            else:
-                self.tally.add("errors")
-                say(f"{kiosk} ticket refused: {answer.error.code}: {answer.error.message}")
+            self._walk_in(kiosk, lang, self.rng.choice(self.config.services).id, self.rng.random() < 0.2)
         if self.rng.random() < 0.12:
             score = self.rng.randint(3, 10)
             answer = self.request("feedback", {"kiosk": kiosk, "score": score})
             if answer is not None and answer.status == "ok":
                 self.tally.add("feedback")
                 say(f"{kiosk} feedback {score}/10{' -> follow-up by the service deputy' if score <= 6 else ''}")
+
+    def _walk_in(self, kiosk: str, lang: str, service: str, priority: bool) -> None:
+        answer = self.request("ticket", {"kiosk": kiosk, "service": service, "priority": priority, "lang": lang})
+        if answer is None:
+            return
+        if answer.status == "ok":
+            d = answer.data
+            self.tally.add("tickets")
+            say(f"{kiosk} walk-in {service}{' (priority)' if priority else ''}: ticket {d['ticket']}, "
+                f"{d['ahead']} ahead{'' if d['printed'] else ', NOT printed'}")
+        else:
+            self.tally.add("errors")
+            say(f"{kiosk} ticket refused: {answer.error.code}: {answer.error.message}")
 
     def _checkin(self, kiosk: str, lang: str, how: dict, code: str) -> None:
         answer = self.request("checkin", {"kiosk": kiosk, "lang": lang, **how})

@@ -18,18 +18,11 @@ from mqtt.client import MqttClient
 from mqtt.devcore.service import DevCore
 from mqtt.models import NodeStatus
 from tests.conftest import ROOT, make_config
+from tests.support.waiting import wait_until
 
 TICKET = {"ticket": "A001", "service": "registration", "priority": False, "channel": "kiosk",
           "booking": None, "kiosk": "kiosk-1", "printed": True}
 
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture

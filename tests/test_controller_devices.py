@@ -16,15 +16,8 @@ from mqtt.client import MqttClient
 from mqtt.devcore.service import DevCore
 from mqtt.models import BoardState, CallCommand, DeviceStatusMessage
 from tests.conftest import ROOT
+from tests.support.waiting import wait_until
 
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class Watcher:

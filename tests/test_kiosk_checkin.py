@@ -253,3 +253,16 @@ def test_purge_deletes_the_kiosk_rows_of_days_past_the_retention(env):
     env.clock.advance(days=1)
     env.controller.purge()
     assert [store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in tables] == [0] * len(tables)
+
+
+def test_one_code_scanned_at_two_kiosks_at_once_issues_one_ticket(env):
+    from concurrent.futures import ThreadPoolExecutor
+    appt = env.booking(minutes=5)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda kiosk: env.ok("checkin", {"kiosk": kiosk, "by": "code", "code": appt.booking}),
+                                ["kiosk-1", "kiosk-2", "kiosk-1", "kiosk-2"]))
+    assert len({a["ticket"] for a in answers}) == 1, answers
+    env.wait_events("checkin.completed")
+    import time
+    time.sleep(1.0)  # any second issue would have been relayed by now
+    assert len(env.events("checkin.completed")) == 1

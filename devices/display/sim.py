@@ -63,6 +63,10 @@ class AlphaSigns:
         self.packets: deque[alpha.AlphaPacket] = deque(maxlen=LOG_SIZE)  # good packets, in order
         self.rejects: deque[alpha.AlphaReject] = deque(maxlen=LOG_SIZE)
 
+    def reset(self) -> None:
+        """Power-on: a half-received packet is gone."""
+        self.decoder.reset()
+
     def _targets(self, address: str) -> list[str]:
         if address == alpha.BROADCAST:
             return list(self.signs)
@@ -114,16 +118,22 @@ class AlphaSigns:
         return Shown(parsed.text, parsed.mode, parsed.position)
 
 
-class AlphaBoardSim(PtySimulator):
-    def __init__(self, link_path: str | None = None, addresses="01", answering: bool = True):
+class _BoardLineSim(PtySimulator):
+    """A serial line of addressed boards: the protocol model answers, this class runs the pty.
+    Subclasses give the model and how to find one board by its address."""
+
+    def __init__(self, model, link_path: str | None = None, answering: bool = True):
         super().__init__(link_path)
-        self.model = AlphaSigns(addresses)
+        self.model = model
         self.answering = bool(answering)
         self._model_lock = threading.Lock()
 
+    def _board(self, address):
+        raise NotImplementedError  # each protocol addresses its boards differently
+
     def on_plug(self) -> None:
         with self._model_lock:
-            self.model.decoder.reset()
+            self.model.reset()
 
     def on_bytes(self, data: bytes) -> None:
         with self._model_lock:
@@ -142,7 +152,15 @@ class AlphaBoardSim(PtySimulator):
             if address is None:
                 self.answering = value
             else:
-                self.model.signs[alpha.normalize_address(address)].answering = value
+                self._board(address).answering = value
+
+
+class AlphaBoardSim(_BoardLineSim):
+    def __init__(self, link_path: str | None = None, addresses="01", answering: bool = True):
+        super().__init__(AlphaSigns(addresses), link_path, answering)
+
+    def _board(self, address):
+        return self.model.signs[alpha.normalize_address(address)]
 
     def shows(self, address, label: str = alpha.DEFAULT_LABEL) -> Shown:
         with self._model_lock:
@@ -171,6 +189,10 @@ class ModbusUnits:
             modbus.check_unit(unit)
         self.splitter = modbus.RtuRequestSplitter()
         self.requests: deque[modbus.RtuRequest] = deque(maxlen=LOG_SIZE)
+
+    def reset(self) -> None:
+        """Power-on: a half-received frame is gone."""
+        self.splitter.reset()
 
     def receive(self, data: bytes) -> bytes:
         replies = []
@@ -207,35 +229,12 @@ class ModbusUnits:
         return self.units[int(unit)].number
 
 
-class ModbusBoardSim(PtySimulator):
+class ModbusBoardSim(_BoardLineSim):
     def __init__(self, link_path: str | None = None, addresses="1", answering: bool = True):
-        super().__init__(link_path)
-        self.model = ModbusUnits(addresses)
-        self.answering = bool(answering)
-        self._model_lock = threading.Lock()
+        super().__init__(ModbusUnits(addresses), link_path, answering)
 
-    def on_plug(self) -> None:
-        with self._model_lock:
-            self.model.splitter.reset()
-
-    def on_bytes(self, data: bytes) -> None:
-        with self._model_lock:
-            reply = self.model.receive(data)
-        if reply:
-            self.send(reply)
-
-    def stop_answering(self, address=None) -> None:
-        self._set_answering(address, False)
-
-    def resume(self, address=None) -> None:
-        self._set_answering(address, True)
-
-    def _set_answering(self, address, value: bool) -> None:
-        with self._model_lock:
-            if address is None:
-                self.answering = value
-            else:
-                self.model.units[int(address)].answering = value
+    def _board(self, address):
+        return self.model.units[int(address)]
 
     def number(self, unit) -> int | None:
         with self._model_lock:

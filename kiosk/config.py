@@ -103,6 +103,11 @@ class ScreeningConfig(Strict):
     pulse_max_bpm: int = Field(default=120, ge=40, le=250)
 
 
+class KioskConfig(Strict):
+    idle_timeout_s: float = Field(default=45.0, ge=10, le=600,
+                                  description="seconds without a touch before the kiosk starts over and forgets the input")
+
+
 class ServiceConfig(Strict):
     id: str = Field(pattern=ID_PATTERN, description="service id, e.g. registration")
     prefix: str = Field(pattern=r"^[A-Z]$", description="ticket prefix letter, e.g. R")
@@ -145,6 +150,7 @@ class VestibuleConfig(Strict):
     core: CoreConfig = CoreConfig()
     arrival: ArrivalWindow = ArrivalWindow()
     screening: ScreeningConfig = ScreeningConfig()
+    kiosk: KioskConfig = KioskConfig()
     services: list[ServiceConfig] = Field(min_length=1)
     devices: dict[str, DeviceConfig] = Field(default_factory=dict)
 

@@ -609,7 +609,8 @@ def run(args: argparse.Namespace) -> int:
     from ui.kiosk_client import KioskClient, kiosk_password
     client = KioskClient(config, args.kiosk, post=lambda fn: Clock.schedule_once(lambda dt: fn(), 0),
                          password=kiosk_password(config, args.password_file))
-    app = KioskApp(config, kiosk_id=args.kiosk, lang=args.lang, idle_timeout=args.idle_timeout,
+    idle_timeout = args.idle_timeout if args.idle_timeout is not None else config.kiosk.idle_timeout_s
+    app = KioskApp(config, kiosk_id=args.kiosk, lang=args.lang, idle_timeout=idle_timeout,
                    kiosk_mode=not args.windowed, client=client, state_file=args.state_file, snap_dir=args.snap_dir)
     # systemd stops the kiosk with SIGTERM: leave the broker cleanly instead of dying mid-frame.
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop(), 0))

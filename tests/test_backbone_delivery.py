@@ -90,13 +90,17 @@ def test_power_cut_killing_broker_and_controller_together_loses_no_event(tmp_pat
     committed: list[str] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
+    burst_done = threading.Event()
+
     def producer():
         proc = subprocess.Popen([sys.executable, "-m", "tests.support.producer", str(config_path), "600"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
 
         def read():
             for line in proc.stdout:
-                if line.strip() != "BURST-DONE":
+                if line.strip() == "BURST-DONE":
+                    burst_done.set()
+                else:
                     committed.append(line.strip())
         threading.Thread(target=read, daemon=True).start()
         return proc
@@ -115,8 +119,10 @@ def test_power_cut_killing_broker_and_controller_together_loses_no_event(tmp_pat
     core_b.start()
     second = producer()
     try:
-        ok = wait_until(lambda: set(committed) <= set(core_b.inbox_ids()), 60)
-        missing = set(committed) - set(core_b.inbox_ids())
+        assert burst_done.wait(60), "the second burst did not finish"
+        expected = set(committed)  # everything either process committed
+        ok = wait_until(lambda: expected <= set(core_b.inbox_ids()), 60)
+        missing = expected - set(core_b.inbox_ids())
         assert ok and not missing, f"{len(missing)} of {len(committed)} committed events lost"
     finally:
         second.send_signal(signal.SIGKILL)

@@ -3,6 +3,7 @@ MQTT client as the kiosk UI. Asserts the answers, the events in the core's inbox
 that reached the printer."""
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import pytest
@@ -266,3 +267,18 @@ def test_one_code_scanned_at_two_kiosks_at_once_issues_one_ticket(env):
     import time
     time.sleep(1.0)  # any second issue would have been relayed by now
     assert len(env.events("checkin.completed")) == 1
+
+
+def test_logs_carry_no_name_phone_or_birth_date_through_check_ins_and_failures(env, caplog):
+    caplog.set_level(logging.DEBUG)
+    appt = env.booking(minutes=10, phone="+79990005566", birth_date=date(1987, 6, 5))
+    env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
+    env.ok("checkin", {"by": "phone", "phone": "+79990005566", "birth_date": "1987-06-05", "lang": "ru"})
+    env.error("checkin", {"by": "phone", "phone": "+79990001122", "birth_date": "1950-01-01", "lang": "ru"})
+    env.error("checkin", {"by": "phone", "phone": "not a phone", "birth_date": "1987-06-05", "lang": "ru"})
+    env.wait_events("checkin.completed")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert appt.booking in text or "check-in" in text  # the logs do speak of what happened ...
+    surname = appt.full_name.split()[0]
+    for personal in (surname, "+79990005566", "79990005566", "5566", "1987-06-05", "+79990001122", "1950-01-01"):
+        assert personal not in text, f"{personal!r} leaked into the logs"

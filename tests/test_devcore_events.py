@@ -127,6 +127,20 @@ def test_demo_core_calls_oldest_ticket_first_each_once_and_a_checked_in_one_to_i
     assert len(got) == 3
 
 
+def test_demo_core_calls_a_first_visit_to_registration_before_the_doctor(node_config, tmp_path, peer):
+    core = start_core(node_config, tmp_path / "core.db", call_interval_s=0.3, repeat_one_in=0)
+    try:
+        a = next(x for x in core.appointments() if x.status == "booked" and x.room != "1")
+        peer.publish_event(envelope("checkin.completed", {
+            "booking": a.booking, "ticket": "N001", "doctor_id": a.doctor_id, "room": a.room,
+            "start": a.start.isoformat(), "arrival": "on_time", "route": "registration"},
+            site=node_config.site.id, seq=1))
+        [call] = wait_calls(peer, 1)[:1]
+    finally:
+        core.stop()
+    assert (call.ticket, call.room) == ("N001", "1")  # the registration room of the example config
+
+
 def test_a_repeated_demo_call_has_the_same_ticket_and_room_a_new_id_and_repeat_false(node_config, tmp_path, peer):
     core = start_core(node_config, tmp_path / "core.db", call_interval_s=0.3, repeat_one_in=1)
     try:

@@ -346,7 +346,11 @@ class DevCore:
             self.calls.ticket_issued(data.ticket, data.service, room)
         elif isinstance(data, CheckinCompleted):
             booked = self.store.get(data.booking)
-            self.calls.checked_in(data.ticket, data.room, booked.specialty if booked else None)
+            # A first visit goes to registration (contract, consent) before the doctor: call it there.
+            room = data.room
+            if data.route == "registration":
+                room = self._room_for_service("registration") or data.room
+            self.calls.checked_in(data.ticket, room, booked.specialty if booked else None)
 
     def _room_for_service(self, service: str) -> str | None:
         configured = self.config.service(service)

@@ -34,7 +34,7 @@ def _doctors(specialty: str, names: list[str], rooms: list[str], floor: int) -> 
             for i, (name, room) in enumerate(zip(names, rooms), start=1)]
 
 
-# Fictional doctors. Therapists sit in rooms 12/14/16 so the example config's board-12 shows them.
+# Fictional doctors. Rooms match the example config's per-floor boards (board-floor1..4).
 DOCTORS: tuple[DoctorInfo, ...] = tuple(
     _doctors("therapist", ["Петрова А. С.", "Смирнов Д. В.", "Кузнецова Е. М."], ["12", "14", "16"], 2)
     + _doctors("cardiologist", ["Орлов В. П.", "Белова Н. А."], ["21", "23"], 2)

@@ -136,7 +136,10 @@ _RT_CLASS = _byte_class(lambda b: b & _RT_MASK == _RT_FORM)
 _ASB1_CLASS = _byte_class(lambda b: b & _ASB1_MASK == _ASB1_FORM)
 _REST_CLASS = _byte_class(lambda b: not b & _ASB_REST_MASK)
 # One scan in C: a DLE EOT answer, a whole ASB message, or one byte that is neither.
-_ITEM = re.compile(b"([" + _RT_CLASS + b"])|([" + _ASB1_CLASS + b"][" + _REST_CLASS + b"]{3})|(.)", re.DOTALL)
+# Runs of DLE EOT answers come as one match (a status stream is mostly answers), ASB messages as
+# four bytes, anything else as junk.
+_ITEM = re.compile(b"([" + _RT_CLASS + b"]+)|([" + _ASB1_CLASS + b"][" + _REST_CLASS + b"]{3})|"
+                   b"([^" + _RT_CLASS + _ASB1_CLASS + b"]+|.)", re.DOTALL)
 _ASB_TAIL = re.compile(b"[" + _ASB1_CLASS + b"][" + _REST_CLASS + b"]{0,2}\\Z")
 
 
@@ -158,15 +161,15 @@ class StatusReader:
         out: list[tuple[str, object]] = []
         append = out.append
         junk = b""
-        for rt, asb, other in _ITEM.findall(data[:cut]):
+        for rts, asb, other in _ITEM.findall(data[:cut]):
             if other:
                 junk += other
                 continue
             if junk:
                 append(("junk", junk))
                 junk = b""
-            if rt:
-                append(("rt", rt[0]))
+            if rts:
+                out.extend([("rt", byte) for byte in rts])
             else:
                 append(("asb", asb))
         if junk:

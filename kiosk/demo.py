@@ -153,6 +153,23 @@ class Scenario:
         return [a for a in self.schedule.appointments
                 if a.status == "booked" and a.booking not in self.used and earliest < a.start - now < latest]
 
+    def codes_to_try(self) -> list[str]:
+        """Booking codes a person at the demo kiosk can type, one per path through the flow."""
+        lines = []
+        due = self.booked(-timedelta(minutes=20), timedelta(minutes=20))
+        picks = [
+            ("due now", [a for a in due if not a.flags and not a.patient.first_visit]),
+            ("first visit: registration first", [a for a in due if a.patient.first_visit and not a.flags]),
+            ("flagged box: isolation box", [a for a in due if a.is_box]),
+            ("a child: the representative confirms", [a for a in due if a.is_child]),
+            ("too early", self.booked(timedelta(minutes=60), timedelta(hours=8))),
+            ("cancelled", [a for a in (self.schedule.appointments if self.schedule else []) if a.status == "cancelled"]),
+        ]
+        for what, found in picks:
+            if found:
+                lines.append(f"{found[0].booking:10s} {what}")
+        return lines
+
     def step(self) -> None:
         kiosk = self.rng.choice(["kiosk-1", "kiosk-2"])
         lang = self.rng.choice(["ru", "ru", "ru", "en", "zh"])
@@ -282,6 +299,8 @@ def run_demo(args) -> int:
         else:
             ui = spawn("kiosk-ui", ["kiosk", "--config", str(config_path), "--kiosk", "kiosk-1", "--windowed"])
             say("demo    the kiosk window is open; close it or press Ctrl-C to stop")
+            for line in scenario.codes_to_try():
+                say(f"try     {line}")
             try:
                 ui.wait()
             except KeyboardInterrupt:

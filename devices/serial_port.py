@@ -45,6 +45,16 @@ def open_serial(url: DeviceURL, *, baud: int, bytesize: int = 8, parity: str = "
             raise DeviceUnavailable(f"cannot open {url.path}: {exc}") from exc
 
 
+def close_quietly(port: serial.Serial | None) -> None:
+    """Close a port that may already be gone (unplugged): closing must never raise."""
+    if port is None:
+        return
+    try:
+        port.close()
+    except (serial.SerialException, OSError):
+        pass
+
+
 def lock_holder(path: str) -> str | None:
     """Who holds the advisory lock on a device, from /proc/locks: "PID 123 (vestibule controller ...)"."""
     try:

@@ -21,6 +21,8 @@ DISCONNECTED = "disconnected"
 PROBE_OFF = "probe_off"
 SENSOR_FAULT = "sensor_fault"
 NOT_ANSWERING = "not_answering"
+# A device we cannot ask (a printer on a file:// sink): not a fault, but nobody sees the paper.
+STATUS_UNKNOWN = "status_unknown"
 
 # Problems that stop a device from doing its job; anything else only degrades it.
 FAULT_PROBLEMS = frozenset({PAPER_OUT, COVER_OPEN, OFFLINE, SENSOR_FAULT})

@@ -20,7 +20,7 @@ from devices.errors import DeviceNotAnswering, DeviceUnavailable
 from devices.oximeter import contec
 from devices.oximeter.contec import ContecDecoder, Identity
 from devices.oximeter.nonin import NoninDecoder
-from devices.serial_port import open_serial
+from devices.serial_port import close_quietly, open_serial
 from devices.status import PROBE_OFF
 from devices.url import DeviceURL
 
@@ -81,11 +81,7 @@ class _SerialOximeter(StreamingDevice):
 
     def close(self) -> None:
         port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
+        close_quietly(port)
 
     @property
     def is_open(self) -> bool:

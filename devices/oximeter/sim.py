@@ -6,9 +6,7 @@ NoninSim streams 75 Data Format 2 frames/s from power-on.
 """
 from __future__ import annotations
 
-import fcntl
 import math
-import os
 import re
 import threading
 import time
@@ -49,10 +47,7 @@ class _OximeterSim(PtySimulator):
 
     # -- pacing ----------------------------------------------------------------------------------
     def on_plug(self) -> None:
-        # Non-blocking master: if nobody reads the port, bytes are dropped instead of blocking
-        # the simulator thread once the pty buffer is full (a real line loses them too).
-        fd = self._pty.master_fd
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        # (PtySimulator makes the master non-blocking: unread bytes are dropped, as on a real line.)
         self._origin = None
 
     def _start(self, now: float) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from devices import status as device_status
 from devices.status import COVER_OPEN, OFFLINE, PAPER_NEAR_END, PAPER_OUT
 
 RT_QUERIES = (1, 2, 4)  # what the driver asks: printer, offline cause, paper roll
@@ -177,5 +178,4 @@ class StatusReader:
         return out
 
 
-# Reported by printers we cannot ask (file:// sinks): not a fault, but nobody sees the paper.
-STATUS_UNKNOWN = "status_unknown"
+STATUS_UNKNOWN = device_status.STATUS_UNKNOWN  # kept here too: the driver reads every status name from this module

@@ -20,7 +20,7 @@ from devices.base import ScanReading, StreamingDevice
 from devices.errors import DeviceUnavailable
 from devices.scanner.hid_keys import HidDecoder
 from devices.scanner.lines import LineSplitter
-from devices.serial_port import open_serial
+from devices.serial_port import close_quietly, open_serial
 from devices.url import DeviceURL
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,7 @@ class LineScanner(_Scanner):
 
     def close(self) -> None:
         port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except Exception:
-                pass
+        close_quietly(port)
 
     def read(self, timeout: float) -> list[ScanReading]:
         """Codes scanned within `timeout` s; returns as soon as one batch has arrived."""

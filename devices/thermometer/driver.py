@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from devices import status
 from devices.base import StreamingDevice, ThermometerReading, outside_human_range
 from devices.errors import DeviceError, DeviceNotAnswering, DeviceUnavailable
-from devices.serial_port import open_serial
+from devices.serial_port import close_quietly, open_serial
 from devices.thermometer import optris
 from devices.url import DeviceURL
 from firmware_bridge.host import PORT_ERRORS, BoardError, BridgeLink, Identity, LinkError, Measurement
@@ -205,11 +205,7 @@ class OptrisThermometer(StreamingDevice):
 
     def close(self) -> None:
         port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except Exception:
-                pass
+        close_quietly(port)
 
     def read(self, timeout: float) -> list[ThermometerReading]:
         """Poll at rate_hz for `timeout` seconds."""

@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime
 
+from devices.base import OximeterReading, ScanReading, ThermometerReading
 from kiosk import sdnotify
 from kiosk.calls import CallHandler
 from kiosk.config import VestibuleConfig
@@ -28,6 +29,7 @@ from mqtt.topics import NodeTopics
 log = logging.getLogger("vestibule.controller")
 VERSION = "0.1.0"
 READING_INTERVAL_S = 0.25
+READING_KINDS = {OximeterReading: "oximeter", ThermometerReading: "thermometer", ScanReading: "scanner"}
 
 
 class Controller:
@@ -105,7 +107,7 @@ class Controller:
                 handler(device, reading)
 
     def _publish_reading(self, device: str, reading) -> None:
-        kind = type(reading).__name__.replace("Reading", "").lower().replace("scan", "scanner")
+        kind = READING_KINDS[type(reading)]
         if kind != "scanner":
             # 60 oximeter packets a second are for the driver; screens need a few per second.
             now = time.monotonic()

@@ -1,5 +1,5 @@
 """Contec driver against ContecSim over a real pty: readings, probe state, keepalive, identity,
-silence, unplug and replug. The fixtures here serve the Nonin driver tests too."""
+silence, unplug and replug. Fixtures: tests/devices/conftest.py."""
 from __future__ import annotations
 
 import time
@@ -11,50 +11,7 @@ from devices.oximeter import contec
 from devices.oximeter.driver import ContecOximeter
 from devices.oximeter.sim import ContecSim
 from devices.status import PROBE_OFF, DeviceState
-from devices.url import parse_device_url
-
-DEADLINE_S = 8.0
-
-
-@pytest.fixture
-def make_sim(tmp_path):
-    sims = []
-
-    def make(cls, **settings):
-        sim = cls(link_path=str(tmp_path / f"oximeter-{len(sims)}"), **settings)
-        sim.start()
-        sims.append(sim)
-        return sim
-
-    yield make
-    for sim in sims:
-        sim.stop()
-
-
-@pytest.fixture
-def make_driver():
-    opened = []
-
-    def make(cls, sim, **options):
-        dev = cls("oximeter-1", parse_device_url(sim.link_path), options)
-        opened.append(dev)
-        return dev
-
-    yield make
-    for dev in opened:
-        dev.close()
-
-
-def read_until(dev, predicate, timeout=DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        for reading in dev.read(0.2):
-            seen = reading
-            if predicate(reading):
-                return reading
-    pytest.fail(f"no matching reading within {timeout} s; last seen {seen}")
-
+from tests.devices.conftest import DEADLINE_S, read_until
 
 def arrival_times(dev, seconds):
     """Monotonic times at which read() returned readings, over `seconds`."""

@@ -9,7 +9,7 @@ from devices.errors import DeviceNotAnswering, DeviceUnavailable
 from devices.oximeter.driver import NoninOximeter
 from devices.oximeter.sim import NoninSim
 from devices.status import PROBE_OFF
-from tests.devices.test_oximeter_contec_driver import make_driver, make_sim, read_until  # noqa: F401 (fixtures)
+from tests.devices.conftest import read_until
 
 
 def test_nonin_driver_reads_the_simulated_values_and_follows_changes(make_sim, make_driver):

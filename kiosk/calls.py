@@ -46,6 +46,9 @@ class CallHandler:
             duplicate = last is not None and received - last < REPEAT_WINDOW_S
             announce = call.repeat or not duplicate
             if announce:
+                # only calls inside the repeat window matter: forget older ones as we go
+                self._last_announced = {k: t for k, t in self._last_announced.items()
+                                        if received - t < REPEAT_WINDOW_S}
                 self._last_announced[key] = received
             if not duplicate:
                 self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room, ts=ctl.now()))

@@ -19,6 +19,7 @@ import _common  # noqa: F401
 from _common import ROOT, workdir
 from devices.oximeter.sim import ContecSim
 from firmware_bridge.sim import BridgeBoardSim
+from kiosk.children import die_with_parent
 from kiosk.demo import write_runtime_config
 from mqtt.broker import Broker
 from mqtt.client import MqttClient
@@ -45,6 +46,53 @@ def controller_config(broker: Broker, devices: dict[str, dict], node_id: str) ->
     return str(path)
 
 
+def spawn_controller(config: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "controller", "--config", config,
+                             "--log-level", "WARNING"], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+
+def stop_all(procs) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs.values():
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def measure(procs, broker: Broker, seconds: float):
+    """CPU seconds of each controller over the same window, and readings seen on the wire."""
+    readings = {"oximeter-1": 0, "thermometer-1": 0}
+    lock = threading.Lock()
+
+    def count(msg):
+        with lock:
+            device = msg.topic.split("/")[-2]
+            readings[device] = readings.get(device, 0) + 1
+    watcher = MqttClient("127.0.0.1", broker.port, "bench-watch", role="screening")
+    watcher.subscribe(NodeTopics("spb-dunaisky", "entrance-1").device_readings_all, count, qos=0)
+    watcher.start()
+    try:
+        time.sleep(8)  # start-up (imports, device handshakes) is not the steady state
+        before = {n: cpu_seconds(p.pid) for n, p in procs.items()}
+        with lock:
+            r0 = dict(readings)
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - t0
+        after = {n: cpu_seconds(p.pid) for n, p in procs.items()}
+        with lock:
+            r1 = dict(readings)
+    finally:
+        watcher.stop()
+    shares = {n: (after[n] - before[n]) / wall * 100 for n in procs}
+    seen = {d: r1[d] - r0[d] for d in r0}
+    return wall, shares, seen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -52,55 +100,31 @@ def main() -> int:
     oximeter = ContecSim(spo2=97, pulse=72)
     thermometer = BridgeBoardSim(celsius=36.7)
     ox_path, th_path = oximeter.start(), thermometer.start()
-    with Broker(workdir=str(workdir("bench-cpu-broker-")), persistence=False) as broker:
-        busy_cfg = controller_config(broker, {
-            "oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{ox_path}", "role": "screening-1"},
-            "thermometer-1": {"kind": "thermometer", "protocol": "bridge", "url": f"serial://{th_path}",
-                              "role": "screening-1"},
-        }, "entrance-1")
-        idle_cfg = controller_config(broker, {}, "entrance-idle")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        procs = {name: subprocess.Popen([sys.executable, "-m", "kiosk.cli", "controller", "--config", cfg,
-                                          "--log-level", "WARNING"], env=env, cwd=ROOT,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for name, cfg in (("with devices", busy_cfg), ("idle", idle_cfg))}
-        readings = {"oximeter-1": 0, "thermometer-1": 0}
-        topics = NodeTopics("spb-dunaisky", "entrance-1")
-        watcher = MqttClient("127.0.0.1", broker.port, "bench-watch", role="screening")
-        lock = threading.Lock()
-
-        def count(msg):
-            with lock:
-                device = msg.topic.split("/")[-2]
-                readings[device] = readings.get(device, 0) + 1
-        watcher.subscribe(topics.device_readings_all, count, qos=0)
-        watcher.start()
-        time.sleep(8)  # start-up (imports, device handshakes) is not the steady state
-        before = {n: cpu_seconds(p.pid) for n, p in procs.items()}
-        with lock:
-            r0 = dict(readings)
-        t0 = time.monotonic()
-        time.sleep(args.seconds)
-        wall = time.monotonic() - t0
-        after = {n: cpu_seconds(p.pid) for n, p in procs.items()}
-        with lock:
-            r1 = dict(readings)
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            p.wait(timeout=20)
-        watcher.stop()
-    oximeter.stop(); thermometer.stop()
+    try:
+        with Broker(workdir=str(workdir("bench-cpu-broker-")), persistence=False) as broker:
+            busy_cfg = controller_config(broker, {
+                "oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{ox_path}",
+                               "role": "screening-1"},
+                "thermometer-1": {"kind": "thermometer", "protocol": "bridge", "url": f"serial://{th_path}",
+                                  "role": "screening-1"},
+            }, "entrance-1")
+            idle_cfg = controller_config(broker, {}, "entrance-idle")
+            procs = {"with devices": spawn_controller(busy_cfg), "idle": spawn_controller(idle_cfg)}
+            try:  # never leave a controller behind holding the simulators' ports
+                wall, shares, seen = measure(procs, broker, args.seconds)
+            finally:
+                stop_all(procs)
+    finally:
+        oximeter.stop()
+        thermometer.stop()
     print(f"controller CPU over {wall:.0f} s (share of one core), measured side by side")
-    for name in procs:
-        share = (after[name] - before[name]) / wall * 100
+    for name, share in shares.items():
         print(f"  {name:13s}: {share:5.2f} %")
-    busy = (after["with devices"] - before["with devices"]) / wall * 100
-    idle = (after["idle"] - before["idle"]) / wall * 100
-    print(f"  devices' own cost: {busy - idle:5.2f} %   (goal: controller with devices < 2 %)")
-    print(f"  readings published: oximeter {r1['oximeter-1'] - r0['oximeter-1']}, "
-          f"thermometer {r1['thermometer-1'] - r0['thermometer-1']} (screens get <= 4/s per device)")
-    if r1["oximeter-1"] == r0["oximeter-1"] or r1["thermometer-1"] == r0["thermometer-1"]:
+    print(f"  devices' own cost: {shares['with devices'] - shares['idle']:5.2f} %   "
+          f"(goal: controller with devices < 2 %)")
+    print(f"  readings published: oximeter {seen['oximeter-1']}, thermometer {seen['thermometer-1']} "
+          f"(screens get <= 4/s per device)")
+    if not seen["oximeter-1"] or not seen["thermometer-1"]:
         print("  WARNING: a device produced no readings; the figure is not meaningful")
         return 1
     return 0

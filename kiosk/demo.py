@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from kiosk.children import die_with_parent
 from kiosk.config import load_config, parse_config
 from mqtt.broker import Broker
 from mqtt.client import MqttClient, RequestTimeout
@@ -264,7 +265,8 @@ def run_demo(args) -> int:
 
     def spawn(name: str, argv: list[str]) -> subprocess.Popen:
         log = open(logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(exe + argv, stdout=log, stderr=log, cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(exe + argv, stdout=log, stderr=log, cwd=ROOT, start_new_session=True,
+                                preexec_fn=die_with_parent)
         procs.append(proc)
         say(f"start   {name} (pid {proc.pid}); log {logs / (name + '.log')}")
         return proc

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kiosk.children import die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -65,8 +67,9 @@ class Broker:
     def start(self, timeout: float = 10.0) -> "Broker":
         conf = self._write_conf()
         log = open(self.workdir / "mosquitto.log", "ab")
+        # a private broker ends with whoever started it, even when that process is killed
         self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

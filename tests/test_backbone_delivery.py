@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from mqtt.devcore.service import DevCore
 from mqtt.models import NodeStatus
 from tests.conftest import ROOT, make_config
 from tests.support.waiting import wait_until
+from tests.support.processes import popen_child
 
 TICKET = {"ticket": "A001", "service": "registration", "priority": False, "channel": "kiosk",
           "booking": None, "kiosk": "kiosk-1", "printed": True}
@@ -51,7 +53,7 @@ def test_controller_killed_at_random_moments_loses_no_event(tmp_path, broker, co
     rng = random.Random(42)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for round_no in range(4):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.support.producer", str(config_path), "400"],
+        proc = popen_child([sys.executable, "-m", "tests.support.producer", str(config_path), "400"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
         kill_after = rng.uniform(0.3, 1.2) if round_no < 3 else None
         reader_done = threading.Event()
@@ -93,7 +95,7 @@ def test_power_cut_killing_broker_and_controller_together_loses_no_event(tmp_pat
     burst_done = threading.Event()
 
     def producer():
-        proc = subprocess.Popen([sys.executable, "-m", "tests.support.producer", str(config_path), "600"],
+        proc = popen_child([sys.executable, "-m", "tests.support.producer", str(config_path), "600"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
 
         def read():

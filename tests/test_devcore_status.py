@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 import socket
 import sqlite3
 import subprocess
+
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mqtt.broker_config import ROLES, write_broker_config
 from mqtt.devcore.harness import Peer, envelope, start_core
 from mqtt.devcore.schedule import bucket_of
 from mqtt.models import Appointment, CoreStatus, ScheduleSnapshot
+from tests.support.processes import popen_child
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 20.0
@@ -131,7 +133,7 @@ room = "1"
 def test_devcore_command_serves_until_sigterm_then_leaves_status_offline_and_logs_no_personal_data(
         tmp_path, broker, peer):
     db = tmp_path / "core.db"
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "devcore", "--config", str(minimal_config(tmp_path, broker.url)),
+    proc = popen_child([sys.executable, "-m", "kiosk.cli", "devcore", "--config", str(minimal_config(tmp_path, broker.url)),
                              "--demo", "--db", str(db), "--call-interval", "1", "--seed", "3"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -5,11 +5,13 @@ import json
 import os
 import socket
 import subprocess
+
 import sys
 import time
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.support.processes import popen_child
 
 VESTIBULE = [sys.executable, "-m", "kiosk.cli"]
 
@@ -64,7 +66,7 @@ def test_controller_tells_systemd_ready_and_pings_the_watchdog_while_healthy(tmp
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(sock_path)
     sock.settimeout(20)
-    proc = subprocess.Popen(VESTIBULE + ["controller", "--config", str(config)], cwd=ROOT,
+    proc = popen_child(VESTIBULE + ["controller", "--config", str(config)], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": sock_path,
                                  "WATCHDOG_USEC": "2000000"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

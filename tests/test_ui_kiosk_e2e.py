@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+
 import sys
 import time
 from datetime import datetime, timezone
@@ -26,6 +27,7 @@ from tests.conftest import ROOT, SCREENSHOTS
 from tests.kiosk_env import KIOSK, kiosk_env, wait_until
 from tests.test_ui_kiosk_screens import kivy_env
 from ui.i18n import tr
+from tests.support.processes import popen_child
 
 SCANNER = "scanner-1"  # config/example.toml: kind scanner, role kiosk-1
 APP_START_S = 40.0
@@ -87,7 +89,7 @@ class KioskProcess:
         self.state_file = tmp_path / "kiosk-state.json"
         self.log = open(tmp_path / "kiosk.log", "w+")
         self.pointer = Pointer()
-        self.proc = subprocess.Popen(
+        self.proc = popen_child(
             [sys.executable, "-m", "ui.kiosk_app", "--config", str(kiosk_config(tmp_path, broker_url)),
              "--kiosk", KIOSK, *(["--windowed"] if windowed else []), "--lang", lang,
              "--idle-timeout", str(idle_timeout),

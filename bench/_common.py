@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kiosk.config import parse_config  # noqa: E402
+from kiosk.node.config import parse_node_config as parse_config  # noqa: E402
 
 import logging  # noqa: E402
 

@@ -30,7 +30,7 @@ from devices.printer.sim import EscposPrinterSim
 from kiosk.app import build_controller
 from mqtt.broker import Broker
 from mqtt.client import MqttClient
-from mqtt.devcore.service import DevCore
+from booking_core.service import DevCore
 
 ECHO = "bench/echo"
 KIOSK = "kiosk-1"

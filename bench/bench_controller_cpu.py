@@ -18,8 +18,8 @@ import time
 import _common  # noqa: F401
 from _common import ROOT, workdir
 from devices.oximeter.sim import ContecSim
-from firmware_bridge.sim import BridgeBoardSim
-from kiosk.children import die_with_parent
+from devices.thermometer.bridge_sim import BridgeBoardSim
+from foundation.children import die_with_parent
 from kiosk.demo import write_runtime_config
 from mqtt.broker import Broker
 from mqtt.client import MqttClient

@@ -7,7 +7,7 @@ serial-read-sized chunks (64 bytes). Figures are the median of 5 runs.
 Bridge: 60,000 READING frames (COBS + CRC-16 + length check, then raw words -> °C) with bursts
 of garbage and one frame in 50 damaged in place; measured three ways:
   codec     link.FrameDecoder + unpack_measurement + raw_to_celsius (the pure decoder)
-  host      firmware_bridge.host.BridgeLink.poll over an in-memory port (Measurement objects)
+  host      devices.thermometer.bridge_host.BridgeLink.poll over an in-memory port (Measurement objects)
   table-crc the codec with the pure-Python table CRC the firmware uses (no binascii.crc_hqx)
 Optris: 200,000 two-byte temperature replies, decoded one reply at a time (as the driver
 does) and in bulk (captures).
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devices.thermometer import optris  # noqa: E402
 from firmware_bridge import crc, link, mlx90614  # noqa: E402
-from firmware_bridge.host import BridgeLink, Measurement  # noqa: E402
+from devices.thermometer.bridge_host import BridgeLink, Measurement  # noqa: E402
 
 LINE_RATE = 115200 / 10  # bytes per second, 8N1
 CHUNK = 64

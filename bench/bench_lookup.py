@@ -20,7 +20,7 @@ from paho.mqtt.properties import Properties
 from _common import node_config, percentile, workdir
 from mqtt.broker import Broker
 from mqtt.client import MqttClient, set_nodelay
-from mqtt.devcore.service import DevCore
+from booking_core.service import DevCore
 from mqtt.topics import SiteTopics
 
 ECHO_TOPIC = "bench/echo"

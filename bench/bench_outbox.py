@@ -21,7 +21,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from _common import NoDevices, median, node_config, wait_until, workdir
-from kiosk.controller import Controller
+from kiosk.node.controller import Controller
 from mqtt.broker import Broker
 from mqtt.client import MqttClient, set_nodelay
 from mqtt.topics import SiteTopics

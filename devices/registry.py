@@ -19,7 +19,7 @@ SIMULATORS: dict[tuple[str, str], str] = {
     ("printer", "escpos"): "devices.printer.sim:EscposPrinterSim",
     ("oximeter", "contec"): "devices.oximeter.sim:ContecSim",
     ("oximeter", "nonin"): "devices.oximeter.sim:NoninSim",
-    ("thermometer", "bridge"): "firmware_bridge.sim:BridgeBoardSim",
+    ("thermometer", "bridge"): "devices.thermometer.bridge_sim:BridgeBoardSim",
     ("thermometer", "optris"): "devices.thermometer.sim:OptrisSim",
     ("display", "alpha"): "devices.display.sim:AlphaBoardSim",
     ("display", "modbus"): "devices.display.sim:ModbusBoardSim",

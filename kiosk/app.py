@@ -4,12 +4,12 @@ from __future__ import annotations
 import importlib
 import logging
 
-from kiosk.controller import Controller
+from kiosk.node.controller import Controller
 
 log = logging.getLogger("vestibule.app")
 
 # Feature modules; each offers `attach(controller)` and registers its commands and handlers.
-FEATURES = ["kiosk.flow"]
+FEATURES = ["kiosk.features.lobby.flow"]
 
 
 def build_controller(config, **kwargs) -> Controller:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args) -> int:
-    from kiosk.config import ConfigError, load_config
+    from kiosk.node.config import ConfigError, load_node_config as load_config
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -46,7 +46,7 @@ def _run(args) -> int:
     interval = args.call_interval if args.call_interval is not None else DEFAULT_CALL_INTERVAL_S
     db = Path(args.db) if args.db else config.node.store.parent / "devcore.db"
 
-    from mqtt.devcore.service import DevCore
+    from booking_core.service import DevCore
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -48,7 +48,7 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _config_check(args) -> int:
-    from kiosk.config import ConfigError, load_config
+    from kiosk.node.config import ConfigError, load_node_config as load_config
     try:
         config = load_config(args.file)
     except ConfigError as exc:
@@ -69,7 +69,7 @@ def _schemas(args) -> int:
 
 
 def _broker_config(args) -> int:
-    from kiosk.config import ConfigError, load_config
+    from kiosk.node.config import ConfigError, load_node_config as load_config
     from mqtt.broker_config import write_broker_config
     try:
         config = load_config(args.config)
@@ -84,7 +84,7 @@ def _broker_config(args) -> int:
 
 
 def _controller(args) -> int:
-    from kiosk.config import ConfigError, load_config
+    from kiosk.node.config import ConfigError, load_node_config as load_config
     setup_logging(args.log_level)
     try:
         config = load_config(args.config)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from kiosk.children import die_with_parent
-from kiosk.config import load_config, parse_config
+from foundation.children import die_with_parent
+from kiosk.node.config import load_node_config as load_config, parse_node_config as parse_config
 from mqtt.broker import Broker
 from mqtt.client import MqttClient, RequestTimeout
 from mqtt.models import ScheduleSnapshot

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.children import die_with_parent
+from foundation.children import die_with_parent
 
 
 def free_port() -> int:

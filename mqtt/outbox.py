@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from ulid import ULID
 
-from kiosk.store import Store, Tx, schema
+from foundation.store import Store, Tx, schema
 from mqtt.models import EVENT_MODELS, EventEnvelope
 from mqtt.rpc import RequestError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import parse_config
+from kiosk.node.config import parse_node_config as parse_config
 from mqtt.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from devices.printer import escpos_parser as ep
 from devices.printer.sim import EscposPrinterSim
 from kiosk.app import build_controller
 from mqtt.client import MqttClient
-from mqtt.devcore.service import DevCore
+from booking_core.service import DevCore
 from tests.conftest import make_config
 
 TZ = ZoneInfo("Europe/Moscow")
@@ -134,7 +134,7 @@ class KioskEnv:
 
     @property
     def flow(self):
-        from kiosk.flow import KioskFlow
+        from kiosk.features.lobby.flow import KioskFlow
         return next(e for e in self.controller._extensions if isinstance(e, KioskFlow))
 
     def printer_ready(self) -> bool:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.controller import Controller
+from kiosk.node.controller import Controller
 from mqtt.client import MqttClient
-from mqtt.devcore.service import DevCore
+from booking_core.service import DevCore
 from mqtt.models import NodeStatus
 from tests.conftest import ROOT, make_config
 from tests.support.waiting import wait_until
@@ -85,7 +85,7 @@ def test_power_cut_killing_broker_and_controller_together_loses_no_event(tmp_pat
     """The node loses power: Mosquitto dies without saving, the controller dies mid-burst. What the
     broker had acknowledged but not yet handed to the core is gone; the outbox still has it."""
     config_path = write_config(tmp_path, broker.url)
-    from kiosk.config import load_config
+    from foundation.config import load_config
     config = load_config(config_path)
     core_a = DevCore(config, tmp_path / "core.db", demo=False, call_interval_s=None, seed=1, client_id="core-pc")
     core_a.start()

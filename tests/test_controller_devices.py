@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pytest
 
 from kiosk.app import build_controller
-from kiosk.config import parse_config
+from kiosk.node.config import parse_node_config as parse_config
 from mqtt.client import MqttClient
-from mqtt.devcore.service import DevCore
+from booking_core.service import DevCore
 from mqtt.models import BoardState, CallCommand, DeviceStatusMessage
 from tests.conftest import ROOT
 from tests.support.waiting import wait_until

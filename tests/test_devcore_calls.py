@@ -1,7 +1,7 @@
 """The demo core's choice of the next call (pure, no broker)."""
 from __future__ import annotations
 
-from mqtt.devcore.calls import MAX_TICKETS, CallQueue
+from booking_core.calls import MAX_TICKETS, CallQueue
 
 ROOMS = {"registration": "1", "lab": "5"}
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mqtt.devcore.harness import Peer, clock_at, envelope, start_core
-from mqtt.devcore.records import doctors_of
+from booking_core.harness import Peer, clock_at, envelope, start_core
+from booking_core.records import doctors_of
 from mqtt.models import CallCommand
 
 TIMEOUT = 15.0

@@ -6,7 +6,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from mqtt.devcore.harness import Peer, clock_at, start_core
+from booking_core.harness import Peer, clock_at, start_core
 from mqtt.models import REQUEST_MODELS
 
 # No shrinking: when the core falls silent every attempt costs a full timeout; the first failing

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from mqtt.devcore.harness import Peer, clock_at, start_core
-from mqtt.devcore.records import phone_key
+from booking_core.harness import Peer, clock_at, start_core
+from booking_core.records import phone_key
 from mqtt.models import Appointment, CheckinAnswer, ScheduleSnapshot, SlotsAnswer
 
 TIMEOUT = 15.0

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
 
-from mqtt.devcore.records import BOOKING_CODE, SPECIALTIES, age_on, doctors_of, phone_key
-from mqtt.devcore.schedule import (SLOT, WORKDAY, bucket_of, day_grid, free_slots, generate_schedule,
+from booking_core.records import BOOKING_CODE, SPECIALTIES, age_on, doctors_of, phone_key
+from booking_core.schedule import (SLOT, WORKDAY, bucket_of, day_grid, free_slots, generate_schedule,
                                    other_site_of)
 from mqtt.models import Appointment
 

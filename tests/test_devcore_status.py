@@ -16,8 +16,8 @@ import pytest
 
 from mqtt.broker import Broker
 from mqtt.broker_config import ROLES, write_broker_config
-from mqtt.devcore.harness import Peer, envelope, start_core
-from mqtt.devcore.schedule import bucket_of
+from booking_core.harness import Peer, envelope, start_core
+from booking_core.schedule import bucket_of
 from mqtt.models import Appointment, CoreStatus, ScheduleSnapshot
 from tests.support.processes import popen_child
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kiosk import rules, texts
-from kiosk.config import ArrivalWindow
-from kiosk.tickets import format_number, next_after
+from kiosk.features.lobby import rules, texts
+from foundation.config import ArrivalWindow
+from kiosk.features.lobby.tickets import format_number, next_after
 
 TZ = ZoneInfo("Europe/Moscow")
 START = datetime(2026, 11, 23, 10, 30, tzinfo=TZ)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kiosk.store import Store
-from kiosk.tickets import TicketBook
+from foundation.store import Store
+from kiosk.features.lobby.tickets import TicketBook
 
 TZ = ZoneInfo("Europe/Moscow")
 MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)

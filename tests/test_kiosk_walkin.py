@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from kiosk import rules
+from kiosk.features.lobby import rules
 from tests.kiosk_env import KIOSK, TZ, kiosk_env, wait_until
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ulid import ULID
 
-from kiosk.store import Store, schema
+from foundation.store import Store, schema
 from mqtt.outbox import Outbox, OutboxFull
 
 TZ = ZoneInfo("Europe/Moscow")

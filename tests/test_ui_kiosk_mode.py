@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kivy.config import Config
 
-from kiosk.config import load_config
+from foundation.config import load_config
 from tests.conftest import ROOT
 from ui.display import x_display_size
 from ui.kiosk_app import KioskApp, configure_window

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from kiosk.config import load_config
+from foundation.config import load_config
 from mqtt.commands import CheckinCommand
 from tests.conftest import ROOT
 from ui import i18n

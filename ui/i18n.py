@@ -294,5 +294,5 @@ def greeting_key(period: str) -> str:
 
 def local_period(now: datetime | time) -> str:
     """The same rule the controller applies (07–11, 11–17, 17–22), for when it has not answered."""
-    from kiosk.config import greeting_period
+    from foundation.config import greeting_period
     return greeting_period(now.time() if isinstance(now, datetime) else now)

@@ -581,7 +581,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.config import ConfigError, load_config
+    from foundation.config import ConfigError, load_config
     from ui import fonts
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kiosk.config import VestibuleConfig
+from foundation.config import VestibuleConfig
 from mqtt.client import MqttClient, RequestTimeout
 from mqtt.models import CoreStatus, DeviceReadingMessage, ErrorAnswer
 from mqtt.topics import NodeTopics

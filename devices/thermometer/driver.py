@@ -16,7 +16,7 @@ from devices.errors import DeviceError, DeviceNotAnswering, DeviceUnavailable
 from devices.serial_port import close_quietly, open_serial
 from devices.thermometer import optris
 from devices.url import DeviceURL
-from firmware_bridge.host import PORT_ERRORS, BoardError, BridgeLink, Identity, LinkError, Measurement
+from devices.thermometer.bridge_host import PORT_ERRORS, BoardError, BridgeLink, Identity, LinkError, Measurement
 
 MAX_RATE_HZ = 20.0
 SENSOR_FAULTS = ("sensor_error", "pec_error", "i2c_nack")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from firmware_bridge import link, mlx90614
 from firmware_bridge.firmware.main import FIRMWARE_VERSION, Board
-from firmware_bridge.sim import FakeMlx90614Bus, FakeUart
+from devices.thermometer.bridge_sim import FakeMlx90614Bus, FakeUart
 
 IDS = dict(link.MESSAGES)
 

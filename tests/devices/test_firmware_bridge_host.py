@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from devices.errors import DeviceNotAnswering, DeviceUnavailable
 from firmware_bridge import link, mlx90614
-from firmware_bridge.host import BoardError, BridgeLink, LinkError, Measurement
+from devices.thermometer.bridge_host import BoardError, BridgeLink, LinkError, Measurement
 
 IDS = dict(link.MESSAGES)
 

@@ -9,8 +9,8 @@ from devices.errors import DeviceNotAnswering, DeviceUnavailable
 from devices.serial_port import open_serial
 from devices.url import DeviceURL
 from firmware_bridge import link
-from firmware_bridge.host import BoardError, BridgeLink, LinkError, Measurement, ProtocolMismatch
-from firmware_bridge.sim import BridgeBoardSim
+from devices.thermometer.bridge_host import BoardError, BridgeLink, LinkError, Measurement, ProtocolMismatch
+from devices.thermometer.bridge_sim import BridgeBoardSim
 
 DEADLINE = 8.0
 

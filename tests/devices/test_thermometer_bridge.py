@@ -10,7 +10,7 @@ from devices.base import ThermometerReading
 from devices.errors import DeviceNotAnswering, DeviceUnavailable
 from devices.thermometer.driver import BridgeThermometer, SensorFault
 from devices.url import DeviceURL
-from firmware_bridge.sim import BridgeBoardSim
+from devices.thermometer.bridge_sim import BridgeBoardSim
 
 DEADLINE = 8.0
 

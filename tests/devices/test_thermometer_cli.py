@@ -14,7 +14,7 @@ import pytest
 from devices.errors import DeviceNotAnswering, DeviceUnavailable
 from devices.thermometer import tool
 from devices.thermometer.sim import OptrisSim
-from firmware_bridge.sim import BridgeBoardSim
+from devices.thermometer.bridge_sim import BridgeBoardSim
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "kiosk.cli"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from kiosk.children import die_with_parent
+from foundation.children import die_with_parent
 
 
 def popen_child(*args, **kwargs) -> subprocess.Popen:

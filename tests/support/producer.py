@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
-from kiosk.config import load_config
-from kiosk.controller import Controller
+from foundation.config import load_config
+from kiosk.node.controller import Controller
 
 
 def main() -> int:

@@ -13,11 +13,11 @@ import time
 from datetime import datetime
 
 from devices.base import OximeterReading, ScanReading, ThermometerReading
-from kiosk import sdnotify
-from kiosk.calls import CallHandler
-from kiosk.config import VestibuleConfig
-from kiosk.schedule_cache import ScheduleCache
-from kiosk.store import Store
+from foundation import sdnotify
+from kiosk.features.calls.handler import CallHandler
+from foundation.config import VestibuleConfig
+from kiosk.node.schedule_cache import ScheduleCache
+from foundation.store import Store
 from mqtt.client import MqttClient
 from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction

@@ -22,15 +22,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk import rules, texts
-from kiosk.core_link import CoreAway, CoreRefused
-from kiosk.receipts import receipt_blocks
-from kiosk.store import schema
+from kiosk.features.lobby import rules, texts
+from kiosk.node.core_link import CoreAway, CoreRefused
+from kiosk.features.lobby.receipts import receipt_blocks
+from foundation.store import schema
 from mqtt.commands import CheckinPreview, CheckinResult
 from mqtt.models import Appointment, CheckinCompleted, CheckinRejected, RoutingBox, TicketIssued
 from mqtt.rpc import RequestError
 
-log = logging.getLogger("vestibule.kiosk.checkin")
+log = logging.getLogger("vestibule.kiosk.features.lobby.checkin")
 
 # Ticket prefixes for check-ins whose specialty has no configured service (a configured service
 # with `specialty` lends its prefix, e.g. T for therapist). The first letter no service uses wins;

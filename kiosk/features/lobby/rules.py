@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Literal
 
-from kiosk.config import ArrivalWindow, greeting_period
+from foundation.config import ArrivalWindow, greeting_period
 
 ArrivalKind = Literal["on_time", "early", "late", "too_early", "too_late"]
 Route = Literal["doctor", "registration", "box"]

@@ -18,9 +18,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from ulid import ULID
 
-from kiosk.config import VestibuleConfig
+from foundation.config import VestibuleConfig
 from mqtt.client import MqttClient, RequestTimeout
-from mqtt.devcore.service import DevCore
+from booking_core.service import DevCore
 from mqtt.models import AnswerAdapter, CoreStatus, ErrorAnswer, EventEnvelope, OkAnswer
 from mqtt.topics import SiteTopics
 

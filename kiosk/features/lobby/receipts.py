@@ -22,7 +22,7 @@ from devices.printer.layout import (Feed, ReceiptDoc, Separator, Text, TicketDoc
 from devices.printer.options import PrinterOptions
 from devices.printer.render import render
 from devices.url import parse_device_url
-from kiosk.store import Store, schema
+from foundation.store import Store, schema
 
 log = logging.getLogger("vestibule.kiosk.print")
 

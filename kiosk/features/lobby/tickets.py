@@ -28,7 +28,7 @@ from datetime import date, datetime
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from kiosk.store import Store, Tx, schema
+from foundation.store import Store, Tx, schema
 
 MAX_NUMBER = 999
 

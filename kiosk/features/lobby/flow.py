@@ -24,12 +24,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from kiosk import rules, texts
-from kiosk.checkin import CheckinService
-from kiosk.core_link import CoreAway, CoreLink, CoreRefused
-from kiosk.receipts import Printing, ticket_blocks
-from kiosk.store import schema
-from kiosk.tickets import TicketBook
+from kiosk.features.lobby import rules, texts
+from kiosk.features.lobby.checkin import CheckinService
+from kiosk.node.core_link import CoreAway, CoreLink, CoreRefused
+from kiosk.features.lobby.receipts import Printing, ticket_blocks
+from foundation.store import schema
+from kiosk.features.lobby.tickets import TicketBook
 from mqtt.commands import (CheckinCommand, CheckinResult, FeedbackCommand, FeedbackResult, KioskInfoCommand,
                            KioskInfoResult, PrinterInfo, SameDayBookCommand, SameDayBookResult, SameDaySlot,
                            SameDaySlotsCommand, SameDaySlotsResult, ServiceInfo, TicketCommand, TicketResult)
@@ -219,7 +219,7 @@ class KioskFlow:
 def _ensure_tables(store) -> None:
     """The controller opened its store before this module was imported: create our tables now
     (the @schema hooks only run for stores opened after the import; all are idempotent)."""
-    from kiosk import checkin, receipts, tickets
+    from kiosk.features.lobby import checkin, receipts, tickets
     with store.lock:
         for create in (tickets._create, checkin._create, receipts._create, _create):
             create(store.db)

@@ -1,6 +1,6 @@
 """The stand-in core's SQLite file: appointments (with full phones), the event inbox, check-ins.
 
-Built on kiosk.store.Store (WAL, one lock, BEGIN IMMEDIATE transactions). Its tables are created
+Built on foundation.store.Store (WAL, one lock, BEGIN IMMEDIATE transactions). Its tables are created
 here, not through the `@schema` hook, so a node's store never grows core tables.
 A partial unique index on (site, doctor, start) of booked rows makes a double booking impossible
 even when two booking.create requests race.
@@ -12,8 +12,8 @@ import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
-from kiosk.store import Store
-from mqtt.devcore.records import CoreAppointment, phone_key
+from foundation.store import Store
+from booking_core.records import CoreAppointment, phone_key
 from mqtt.models import EventEnvelope
 
 

@@ -10,8 +10,8 @@ import random
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from mqtt.devcore.names import person
-from mqtt.devcore.records import (BOX_FLAG, CHILD_FLAG, DOCTORS, SPECIALTIES, CoreAppointment, DoctorInfo,
+from booking_core.names import person
+from booking_core.records import (BOX_FLAG, CHILD_FLAG, DOCTORS, SPECIALTIES, CoreAppointment, DoctorInfo,
                                   doctors_of, new_booking_code)
 
 SLOT = timedelta(minutes=15)

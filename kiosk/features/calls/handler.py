@@ -10,7 +10,7 @@ from collections import deque
 
 from pydantic import ValidationError
 
-from kiosk.announcer import Announcer
+from kiosk.features.calls.announcer import Announcer
 from mqtt.models import BoardCall, BoardState, CallCommand, CallDisplayed
 
 log = logging.getLogger("vestibule.calls")

@@ -21,13 +21,13 @@ from typing import Callable
 from pydantic import BaseModel, ValidationError
 from ulid import ULID
 
-from kiosk.config import VestibuleConfig
+from foundation.config import VestibuleConfig
 from mqtt.client import MqttClient
-from mqtt.devcore.calls import CallQueue
-from mqtt.devcore.records import (CHILD_FLAG, SPECIALTIES, CoreAppointment, age_on, doctor, doctors_of,
+from booking_core.calls import CallQueue
+from booking_core.records import (CHILD_FLAG, SPECIALTIES, CoreAppointment, age_on, doctor, doctors_of,
                                   new_booking_code, phone_key)
-from mqtt.devcore.schedule import SLOT, day_grid, free_slots, generate_schedule, on_grid
-from mqtt.devcore.store import CoreStore, SlotTaken
+from booking_core.schedule import SLOT, day_grid, free_slots, generate_schedule, on_grid
+from booking_core.store import CoreStore, SlotTaken
 from mqtt.models import (EVENT_MODELS, REQUEST_MODELS, BookingCreate, CallCommand, CheckinAnswer, CheckinCompleted,
                          CheckinRequest, CoreStatus, EventEnvelope, LookupByCode, ScheduleSnapshot, Slot,
                          SlotsAnswer, SlotsSearch, TicketIssued)

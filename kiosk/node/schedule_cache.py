@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import ValidationError
 
-from kiosk.store import Store, schema
+from foundation.store import Store, schema
 from mqtt.models import Appointment, ScheduleSnapshot
 
 log = logging.getLogger("vestibule.schedule")

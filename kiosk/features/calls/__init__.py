@@ -1,0 +1,1 @@
+"""The core's calls: LED boards, voice, the retained board state, call.displayed."""

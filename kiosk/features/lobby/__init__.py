@@ -1,0 +1,1 @@
+"""The lobby kiosk: check-in, walk-in tickets, same-day booking, feedback, receipts."""

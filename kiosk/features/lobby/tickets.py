@@ -28,12 +28,11 @@ from datetime import date, datetime
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from foundation.store import Store, Tx, schema
+from foundation.store import Store, Tx
 
 MAX_NUMBER = 999
 
 
-@schema
 def _create(db) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS ticket_counters (
         day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (day, prefix))""")
@@ -84,6 +83,7 @@ class IssuedTicket:
 class TicketBook:
     def __init__(self, store: Store, tz: ZoneInfo):
         self.store = store
+        store.ensure(_create)
         self.tz = tz
         self._lock = threading.Lock()
         self._inflight: dict[str, Reservation] = {}  # day/number -> reserved, not yet recorded

@@ -17,7 +17,9 @@ checkin.rejected event is recorded.
 from __future__ import annotations
 
 import logging
+import hashlib
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +50,10 @@ def _create(db) -> None:
         core_accepted INTEGER)""")
     db.execute("CREATE INDEX IF NOT EXISTS kiosk_checkins_day ON kiosk_checkins (day)")
 
+
+# the confirm screen's look-up serves the check-in tapped within this time (the core's
+# `checkin` answer still has the last word, so a booking cancelled meanwhile is refused there)
+PREVIEW_REUSE_S = 120.0
 
 class Rejected(Exception):
     def __init__(self, reason: str, **values):
@@ -85,6 +91,10 @@ class CheckinService:
         # "checked in already?" look and the issue happen under the booking's own lock.
         self._booking_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        # The confirm screen's look-up, kept for the check-in that follows it: one trip to the core
+        # per patient, not two. In memory only, keyed by a hash (the key may hold a phone number).
+        self._previewed: dict[str, tuple[float, Appointment, bool]] = {}
+        self._previewed_guard = threading.Lock()
 
     def _lock_for(self, booking: str) -> threading.Lock:
         with self._locks_guard:
@@ -96,7 +106,7 @@ class CheckinService:
     # -- entry points ---------------------------------------------------------------------------
     def by_command(self, cmd) -> CheckinResult:
         now = self.flow.now()
-        appt, offline = self.find(cmd, now)
+        appt, offline = self._take_previewed(cmd) or self.find(cmd, now)
         if appt is None:
             self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
         return self.complete(appt, kiosk=cmd.kiosk, lang=cmd.lang, representative=cmd.representative,
@@ -108,6 +118,7 @@ class CheckinService:
         appt, offline = self.find(cmd, now)
         if appt is None:
             self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
+        self._keep_previewed(cmd, appt, offline)
         earlier = self.earlier_checkin(appt.booking, now)
         if earlier:
             route, arrival = earlier["route"], earlier["arrival"]
@@ -124,6 +135,24 @@ class CheckinService:
             start=appt.start.astimezone(self.flow.tz), room=appt.room, floor=appt.floor, route=route, arrival=arrival,
             child=rules.needs_representative(appt.flags, cmd.representative), checked_in=earlier is not None,
             offline=offline)
+
+    @staticmethod
+    def _lookup_key(cmd) -> str:
+        what = cmd.code if cmd.by == "code" else f"{cmd.phone}|{cmd.birth_date}"
+        return hashlib.sha256(f"{cmd.kiosk}|{cmd.by}|{what}".encode()).hexdigest()
+
+    def _keep_previewed(self, cmd, appt: Appointment, offline: bool) -> None:
+        now = time.monotonic()
+        with self._previewed_guard:
+            self._previewed = {k: v for k, v in self._previewed.items() if now - v[0] < PREVIEW_REUSE_S}
+            self._previewed[self._lookup_key(cmd)] = (now, appt, offline)
+
+    def _take_previewed(self, cmd) -> tuple[Appointment, bool] | None:
+        with self._previewed_guard:
+            kept = self._previewed.pop(self._lookup_key(cmd), None)
+        if kept is None or time.monotonic() - kept[0] >= PREVIEW_REUSE_S:
+            return None
+        return kept[1], kept[2]
 
     def find(self, cmd, now: datetime) -> tuple[Appointment | None, bool]:
         """(appointment or None, decided offline?).

@@ -5,7 +5,6 @@ replaced by each new snapshot, and days older than the retention are purged.
 """
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, timedelta
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from kiosk.features.lobby import rules, texts
 from kiosk.features.lobby.checkin import CheckinService
@@ -80,9 +80,9 @@ class KioskFlow:
         return names.get(lang) or names.get(self.config.site.default_language) or ""
 
     def specialty_name(self, specialty: str, lang: str) -> str:
-        known = texts.SPECIALTIES.get(specialty)
+        known = texts.specialty(specialty, lang)
         if known:
-            return known.get(lang) or known["en"]
+            return known
         service = next((s for s in self.config.services if s.specialty == specialty), None)
         return service.names.get(lang, specialty) if service else specialty
 

@@ -7,6 +7,7 @@ re-identifies anything.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -34,6 +35,19 @@ class OutboxFull(RequestError):
 # with the node) before handing it on loses it. Delivered rows are therefore kept this long and
 # sent again after every new connection; the core deduplicates on the id.
 REDELIVER_WINDOW_S = 300
+BACKLOG_KEY = "outbox_backlog"
+
+
+def _runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """[5, 3, 4, 9] -> [(3, 5), (9, 9)]: runs of consecutive numbers."""
+    ordered = sorted(set(seqs))
+    runs, first = [], ordered[0]
+    for prev, cur in itertools.pairwise(ordered):
+        if cur != prev + 1:
+            runs.append((first, prev))
+            first = cur
+    runs.append((first, ordered[-1]))
+    return runs
 
 
 def _create_outbox(db) -> None:
@@ -66,10 +80,15 @@ class Outbox:
         self.tz = tz
         self.max_rows = max_rows
         self.on_append = None  # set by the relay: wakes it up
-        # Counting the backlog is O(n): count for real now and then, and near the bound;
-        # in between, every new seq adds at most one to what was counted.
-        self._counted_at_seq: int | None = None
-        self._counted_backlog = 0
+        self._recount_backlog()
+
+    # The number of undelivered rows is kept in the store's meta (key "backlog"), moved in the same
+    # transactions that append and deliver rows: `ping`, the bound and every answer read it in
+    # O(1), whatever the backlog. It is counted for real once, when the outbox opens.
+    def _recount_backlog(self) -> None:
+        with self.store.transaction() as tx:
+            count = tx.execute("SELECT COUNT(*) FROM outbox WHERE delivered_ns IS NULL").fetchone()[0]
+            tx.meta_set(BACKLOG_KEY, count)
 
     def append(self, tx: Tx, event_type: str, data: BaseModel | dict[str, Any], *, when: datetime | None = None) -> str:
         """Add an event in the open transaction; returns its id. Validates `data` by its model."""
@@ -77,8 +96,11 @@ class Outbox:
         if model is None:
             raise ValueError(f"unknown event type {event_type!r}")
         payload = data if isinstance(data, BaseModel) else model.model_validate(data)
+        backlog = tx.meta_get(BACKLOG_KEY)
+        if backlog >= self.max_rows:  # the caller rolls back: nothing accepted is dropped
+            raise OutboxFull(f"outbox holds {backlog} undelivered events (bound {self.max_rows})")
         seq = tx.meta_increment("next_seq")
-        self._check_bound(tx, seq)
+        tx.meta_set(BACKLOG_KEY, backlog + 1)
         event_id = str(ULID())
         ts = (when or self.clock.now()).isoformat(timespec="milliseconds")
         tx.execute(
@@ -89,17 +111,6 @@ class Outbox:
         if self.on_append:
             self.on_append()
         return event_id
-
-    def _check_bound(self, tx: Tx, seq: int) -> None:
-        estimate = None
-        if self._counted_at_seq is not None and seq - self._counted_at_seq < 1000:
-            estimate = self._counted_backlog + (seq - self._counted_at_seq)
-        if estimate is None or estimate >= self.max_rows * 0.9:
-            self._counted_backlog = tx.execute("SELECT COUNT(*) FROM outbox WHERE delivered_ns IS NULL").fetchone()[0]
-            self._counted_at_seq = seq
-            if self._counted_backlog >= self.max_rows:
-                self._counted_at_seq = None  # the caller rolls back: count again next time
-                raise OutboxFull(f"outbox holds {self._counted_backlog} undelivered events (bound {self.max_rows})")
 
     def emit(self, event_type: str, data: BaseModel | dict[str, Any]) -> str:
         """Append in a transaction of its own (events with no business row, e.g. device problems)."""
@@ -123,11 +134,17 @@ class Outbox:
         return [PendingEvent(*row) for row in rows]
 
     def delivered(self, seqs: list[int]) -> None:
+        """Mark rows delivered, in one transaction: one UPDATE per run of consecutive seqs (PUBACKs
+        mostly come in order, so a window of acks is usually one run)."""
         if not seqs:
             return
         now = time.time_ns()
         with self.store.transaction() as tx:
-            tx.conn.executemany("UPDATE outbox SET delivered_ns = ? WHERE seq = ?", [(now, s) for s in seqs])
+            cur = tx.conn.executemany(
+                "UPDATE outbox SET delivered_ns = ? WHERE seq BETWEEN ? AND ? AND delivered_ns IS NULL",
+                [(now, first, last) for first, last in _runs(seqs)])
+            if cur.rowcount:
+                tx.meta_set(BACKLOG_KEY, tx.meta_get(BACKLOG_KEY) - cur.rowcount)
 
     def prune(self, window_s: float = REDELIVER_WINDOW_S) -> int:
         """Delete rows delivered longer ago than the redelivery window."""
@@ -137,8 +154,8 @@ class Outbox:
                               (before,)).rowcount
 
     def backlog(self) -> int:
-        with self.store.lock:
-            return self.store.conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_ns IS NULL").fetchone()[0]
+        """Undelivered rows, O(1): read from the counter, never counted."""
+        return self.store.meta(BACKLOG_KEY)
 
     def envelope(self, row: PendingEvent, *, historical: bool) -> EventEnvelope:
         return EventEnvelope(id=row.id, type=row.type, ts=row.ts, site=self.site, node=self.node,

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--protocol", choices=["alpha", "modbus"], required=True)
     show.add_argument("--address", default=None, help="Alpha sign address (hex, 00 = all) or Modbus unit id")
     show.add_argument("--text", required=True)
+    show.add_argument("--no-answer", action="store_true",
+                      help="a one-way Alpha sign (no return line): write without reading back "
+                           "(implied by --address 00)")
     show.set_defaults(func=_show)
 
     sim = sub.add_parser("sim", help="run a device simulator on a pseudo-terminal until stopped",
@@ -108,7 +111,8 @@ def _print(args) -> int:
 
 
 def _show(args) -> int:
-    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout)
+    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout,
+                    answers=not args.no_answer)
 
 
 def _parse_setting(text: str):

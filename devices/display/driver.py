@@ -5,6 +5,11 @@ options `address` (Alpha: two hex digits, "00" = all signs; Modbus: unit id 1..2
 `mode` (hold | flash), `position` (middle | top | bottom | fill, Alpha only),
 `answer_timeout` (seconds to wait for a reply, default 1.0), `check_every` (status() asks a
 board not heard from for this many seconds, default 5).
+Alpha only: `answers` (default true). Many signs hang on one-way RS-232/RS-485 with no return
+line, and signs addressed by broadcast (`00`) never answer: with `answers = false` (implied by
+address 00) the driver writes and never reads back. Such a sign's status is degraded with the
+problem `unverified`: we cannot know what it shows. Its periodic check only confirms that the
+port is still there (an unplugged adapter is `disconnected`).
 Line settings: Alpha 9600 7E1, Modbus 9600 8N1; URL options (baud, parity, bytesize,
 stopbits, gap_ms) override them.
 """
@@ -37,6 +42,7 @@ class DisplayOptionError(DeviceError):
 class _LineBoard(Device):
     kind = "display"
     default_gap = 0.0
+    answers = True  # False: a one-way board, written to and never read back
 
     def __init__(self, device_id: str, url: DeviceURL, options: Mapping[str, Any] | None = None):
         super().__init__(device_id, url, options)
@@ -89,8 +95,9 @@ class _LineBoard(Device):
         return sorted(self._problems)
 
     def check(self) -> None:
-        """Ask the board for its health; raises and records a problem when it does not answer."""
-        self._run(self._check_job)
+        """Ask the board for its health; raises and records a problem when it does not answer.
+        A one-way board cannot be asked: only its port is checked."""
+        self._run(self._check_job if self.answers else self._port_still_there)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _run(self, job):
@@ -104,9 +111,13 @@ class _LineBoard(Device):
         except DeviceUnavailable:
             self._problems = {problems_.DISCONNECTED}
             raise
-        self._problems = set()
+        self._problems = set() if self.answers else {problems_.UNVERIFIED}
         self._last_contact = time.monotonic()
         return result
+
+    def _port_still_there(self, ctx) -> None:
+        if not os.path.exists(self.url.path):
+            raise DeviceUnavailable(f"{self.url.path} is gone (unplugged?)")
 
     def _open_transport(self):
         raise NotImplementedError
@@ -132,6 +143,17 @@ class AlphaBoard(_LineBoard):
             alpha.write_text("", address=self.address, label=self.label, position=self.position, mode=self.mode)
         except alpha.AlphaEncodeError as exc:
             raise DisplayOptionError(f"{device_id}: {exc}") from None
+        self.answers = self._answers(device_id)
+
+    def _answers(self, device_id: str) -> bool:
+        broadcast = self.address == alpha.BROADCAST
+        value = self.options.get("answers", not broadcast)
+        if not isinstance(value, bool):
+            raise DisplayOptionError(f"{device_id}: answers {value!r}: expected true or false")
+        if value and broadcast:
+            raise DisplayOptionError(f"{device_id}: answers = true with address 00: signs addressed "
+                                     f"by broadcast never answer; give the sign's own address")
+        return value
 
     def show(self, text: str, flash: bool = False) -> None:
         """Show `text` (ASCII after transliteration; AlphaEncodeError otherwise)."""
@@ -148,6 +170,9 @@ class AlphaBoard(_LineBoard):
         return open_serial(self.url, baud=9600, bytesize=bytesize, parity=parity)
 
     def _write_job(self, ctx, packet: bytes) -> None:
+        if not self.answers:
+            ctx.send(packet)  # one-way: the packet left the port, which is all we can know
+            return
         status = 0
         for _attempt in range(2):
             ctx.send(packet)

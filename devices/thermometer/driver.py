@@ -3,7 +3,7 @@
 Both return devices.base.ThermometerReading. Options (config section `options`):
   rate_hz         readings per second (default 2)
   address         Optris RS-485 multidrop address 1..79 (leave out on RS-232/USB)
-  target_range_c  Optris: [low, high] °C the model measures (default -50..1030, the LT models)
+  target_range_c  Optris: "LOW..HIGH" °C the model measures (default "-50..1030", the LT models)
 A temperature outside what the sensor measures (MLX90614: object -70..380 °C, die -40..125 °C;
 Optris: target_range_c, head -40..250 °C) is never a reading's temperature: it is reported as a
 reading without one and as the sensor_fault problem until a plausible value comes again.
@@ -42,10 +42,12 @@ def _rate(options: Mapping[str, Any]) -> float:
 
 
 def _range(value) -> tuple[float, float]:
+    """"250..1600" (as the config writes it) or a (low, high) pair."""
+    parts = value.split("..") if isinstance(value, str) else value
     try:
-        lo, hi = (float(v) for v in value)
+        lo, hi = (float(v) for v in parts)
     except (TypeError, ValueError):
-        raise ValueError(f"thermometer option target_range_c={value!r}: expected [low, high] in °C") from None
+        raise ValueError(f"thermometer option target_range_c={value!r}: expected \"LOW..HIGH\" in °C") from None
     if not lo < hi:
         raise ValueError(f"thermometer option target_range_c={value!r}: low must be below high")
     return lo, hi

@@ -132,10 +132,18 @@ def test_driver_reports_a_target_outside_the_models_range_as_sensor_fault(sim):
         assert t.measure_once().celsius == 36.6 and t.problems() == []
 
 
-@pytest.mark.parametrize("value", [[1000, 10], "hot", [5]])
+@pytest.mark.parametrize("value", ["1000..10", "hot", "5", "1..2..3", [5]])
 def test_a_target_range_that_is_not_low_high_is_refused_at_construction(sim, value):
     with pytest.raises(ValueError, match="target_range_c"):
         make(sim, target_range_c=value)
+
+
+def test_a_high_temperature_model_reads_inside_its_configured_range(sim):
+    with make(sim, target_range_c="250..1600") as t:
+        sim.set_temperature(1200.0)
+        assert t.measure_once().celsius == 1200.0
+        sim.set_temperature(36.6)  # below this model's range: not a measurement
+        assert t.measure_once().celsius is None and t.problems() == [status.SENSOR_FAULT]
 
 
 def test_driver_polls_at_rate_hz(sim):

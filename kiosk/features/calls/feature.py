@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from pydantic import ValidationError
 
@@ -22,6 +23,7 @@ log = logging.getLogger("vestibule.calls")
 
 REPEAT_WINDOW_S = 10.0
 BOARD_HISTORY = 8
+BOARD_WAIT_S = 30.0  # a board's line that has not written the frame by then is not listed
 
 
 class CallHandler:
@@ -39,6 +41,8 @@ class CallHandler:
         self.recent: deque[BoardCall] = deque(maxlen=BOARD_HISTORY)
         self._last_announced: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        # waits for the boards' frames, off the calls worker: one slow board never holds the next call
+        self._confirm_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="call-confirm")
 
     def on_call_message(self, msg) -> None:
         # paho stamps each message with time.monotonic() as it arrives: latency counts the queue wait
@@ -50,7 +54,8 @@ class CallHandler:
             return
         self.handle(call, received)
 
-    def handle(self, call: CallCommand, received: float | None = None) -> CallDisplayed:
+    def handle(self, call: CallCommand, received: float | None = None) -> Future:
+        """Show, announce and publish a call; the returned future gives its call.displayed event."""
         received = received if received is not None else time.monotonic()
         with self._lock:
             key = (call.ticket, call.room)
@@ -70,7 +75,17 @@ class CallHandler:
         # screens first: the retained state costs nothing, the serial boards may be slow
         self.publisher.publish(self.topics.board_state, state, retain=True)
         announced = self.announcer.announce(call.call_id, call.ticket, call.room) if announce else False
-        boards = self.devices.show_call(call.room, call.ticket)
+        # each board's frame is queued on its own serial line; the next call need not wait for them
+        queued = self.devices.queue_call(call.room, call.ticket)
+        return self._confirm_pool.submit(self._report, call, queued, announced, announce, received)
+
+    def _report(self, call: CallCommand, queued, announced: bool, announce: bool, received: float) -> CallDisplayed:
+        """call.displayed once every board took the frame or BOARD_WAIT_S passed: `boards` lists
+        the boards that took it, `latency_ms` runs to the last of them."""
+        futures = [future for _, future in queued]
+        done, _ = wait(futures, timeout=BOARD_WAIT_S) if futures else (set(), set())
+        boards = [device for device, future in queued
+                  if future in done and future.exception() is None and future.result() is not False]
         event = CallDisplayed(call_id=call.call_id, ticket=call.ticket, room=call.room, boards=boards,
                               announced=announced,
                               latency_ms=round((time.monotonic() - received) * 1000, 1))
@@ -78,6 +93,9 @@ class CallHandler:
         log.info("call %s: %s to room %s on %s%s", call.call_id, call.ticket, call.room, boards or "no boards",
                  "" if announce else " (repeat, not announced again)")
         return event
+
+    def stop(self) -> None:
+        self._confirm_pool.shutdown(wait=True, cancel_futures=False)
 
 
 class CallsFeature(BaseFeature):
@@ -89,6 +107,9 @@ class CallsFeature(BaseFeature):
 
     def subscriptions(self) -> dict:
         return {self.topics.core_cmd_call: self.handler.on_call_message}
+
+    def stop(self) -> None:
+        self.handler.stop()
 
     def get_status(self) -> dict:
         return {"recent_calls": len(self.handler.recent)}

@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--with-devcore", action="store_true", help="also install the stand-in booking core")
     i.add_argument("--screens", default=None, help="kiosk/screening/board screens, e.g. kiosk-1,screening-1,board-1 "
                                                  "(default: the roles of the configured devices)")
+    i.add_argument("--rules", type=Path, default=udev.RULES_FILE, help="the device bindings to install")
     i.set_defaults(func=_install)
 
     dr = psub.add_parser("doctor", help="check everything on this node; each fault with its fix")
@@ -165,7 +166,8 @@ def _credentials(args) -> int:
 def _install(args) -> int:
     from provisioning.install import run_install
     screens = args.screens.split(",") if args.screens else None
-    return run_install(args.config, args.root, with_devcore=args.with_devcore, screens=screens, out=sys.stdout)
+    return run_install(args.config, args.root, with_devcore=args.with_devcore, screens=screens, out=sys.stdout,
+                       rules=args.rules)
 
 
 def _doctor(args) -> int:

@@ -51,8 +51,9 @@ def _users_in(passwords: Path) -> set[str]:
 
 
 def write_credentials(out: Path, site: str, node: str, *, rotate: list[str] = (), port: int = 1883,
-                      chown: bool = False) -> dict[str, str]:
-    """Write the files; returns user -> "new" | "rotated" | "kept" | "removed"."""
+                      chown: bool = False, conf_dir: Path | None = None) -> dict[str, str]:
+    """Write the files; returns user -> "new" | "rotated" | "kept" | "removed".
+    `conf_dir` is where the files will be on the node when `out` is a staging directory."""
     users = broker_users(site, node)
     unknown = sorted(set(rotate) - set(users))
     if unknown:
@@ -88,7 +89,7 @@ def write_credentials(out: Path, site: str, node: str, *, rotate: list[str] = ()
         (out / f"{stale}.password").unlink(missing_ok=True)
         outcome[stale] = "removed"
     (out / "acl").write_text(acl_text(site, node), encoding="utf-8")
-    (out / "mosquitto.conf").write_text(broker_config.render_conf(out, port), encoding="utf-8")
+    (out / "mosquitto.conf").write_text(broker_config.render_conf(conf_dir or out, port), encoding="utf-8")
     # the broker drops root for the "mosquitto" user: it must read the hashes, nobody else may
     passwords.chmod(0o640)
     (out / "acl").chmod(0o640)

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = psub.add_parser("discover", help="list serial/USB candidates and what answers on each")
     d.add_argument("--json", action="store_true", help="a JSON list on stdout instead of the table")
     d.add_argument("--config", type=Path, default=None, help="node config: show which configured device each is")
+    d.add_argument("--port", action="append", default=[], help="probe only this port (repeatable), e.g. an "
+                                                               "on-board RS-485 line or a simulator's link")
     roots(d)
     d.set_defaults(func=_discover)
 
@@ -96,8 +98,9 @@ def _discover(args) -> int:
     ports = disc.config_ports(_raw_config(args.config).get("devices", {}))
     with Progress(TextColumn("[bold]discover[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} ports"),
                   TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("", total=len(disc.candidates(args.sysfs, args.dev)))
-        found = disc.discover(args.sysfs, args.dev, bindings=bindings, config_ports=ports,
+        total = len(args.port) or len(disc.candidates(args.sysfs, args.dev))
+        task = progress.add_task("", total=total)
+        found = disc.discover(args.sysfs, args.dev, bindings=bindings, config_ports=ports, ports=args.port or None,
                               on_step=lambda c, p: progress.update(task, description=f"{c.name}: {p}"),
                               on_done=lambda f: progress.advance(task))
     if args.json:

@@ -61,13 +61,26 @@ def _probe_one(found: Found, timeouts: probes.Timeouts, on_step) -> Found:
     return found
 
 
+def explicit_candidates(ports: list[str], sysfs: Path, dev: Path) -> list[Candidate]:
+    """Ports named on the command line: their USB details where the tree has them, else just the path."""
+    from provisioning.sysfs import candidate_for_port
+    found = []
+    for port in ports:
+        c = candidate_for_port(port, sysfs, dev)
+        if c is not None:
+            c.port = port
+        found.append(c or Candidate(Path(port).name, port, "tty"))
+    return found
+
+
 def discover(sysfs: Path = Path("/sys"), dev: Path = Path("/dev"), *, timeouts: probes.Timeouts = probes.DEFAULT_TIMEOUTS,
+             ports: list[str] | None = None,
              bindings: dict[tuple, str] | None = None, config_ports: dict[str, str] | None = None,
              on_step: Callable[[Candidate, str], None] = lambda c, p: None,
              on_done: Callable[[Found], None] = lambda f: None) -> list[Found]:
     """Probe every candidate at once; `bindings` maps (vid, pid, serial) -> device id (udev rules),
     `config_ports` maps a device path's realpath -> device id (the config's serial URLs)."""
-    found = [Found(c) for c in candidates(sysfs, dev)]
+    found = [Found(c) for c in (explicit_candidates(ports, sysfs, dev) if ports else candidates(sysfs, dev))]
     if not found:
         return []
     # a silent port makes pymodbus log an ERROR per probe; the table already says "nothing answered"

@@ -151,3 +151,10 @@ def test_a_silent_cdc_scanner_is_assigned_by_kind_and_protocol(bench, capsys, tm
                  "--rules", str(rules)]) == 0
     assert udev.read_bindings(rules)["scanner-1"].serial == "SCN1"
     assert 'protocol = "cdc"' in config.read_text()
+
+
+def test_discover_probes_only_the_ports_named(bench, capsys, tmp_path):
+    rows = run_discover(bench, capsys, "--port", str(bench.dev / "ttyUSB2"), "--port", str(tmp_path / "gone"))
+    assert set(rows) == {"ttyUSB2", "gone"}
+    assert (rows["ttyUSB2"]["protocol"], rows["ttyUSB2"]["serial"]) == ("optris", "OP77")
+    assert "does not exist" in rows["gone"]["error"]

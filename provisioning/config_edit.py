@@ -31,5 +31,6 @@ def set_device(path: Path, device_id: str, *, kind: str, protocol: str, url: str
         section["role"] = role
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.chmod(path.stat().st_mode & 0o7777)  # the node file may be 0640 root:vestibule: keep it so
     tmp.replace(path)
     return created

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from mqtt import broker_config
+from provisioning import units
 
-# Which system user runs the service that connects as each broker user (see install.py).
-SERVICE_USER = {"controller": "vestibule", "core": "vestibule"}
-UI_USER = "vestibule-ui"
+# Which system user runs the service that connects as each broker user (units.py).
+SERVICE_USER = {"controller": units.SERVICE_USER, "core": units.SERVICE_USER}
 
 
 def broker_users(site: str, node: str) -> list[str]:
@@ -33,7 +33,7 @@ def acl_text(site: str, node: str) -> str:
 
 
 def service_user(broker_user: str) -> str:
-    return SERVICE_USER.get(broker_user, UI_USER)
+    return SERVICE_USER.get(broker_user, units.UI_USER)
 
 
 def _mosquitto_passwd() -> str:

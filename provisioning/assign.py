@@ -66,6 +66,8 @@ def assign(device_id: str, port: str, config: Path, *, kind: str | None = None, 
     if not port.startswith("usb://") and not os.path.exists(port):
         raise AssignError(f"no device at {port}: unplugged, or another path? `vestibule provision discover` lists them")
     candidate = candidate_for_port(port, sysfs, dev)
+    if candidate is not None and candidate.subsystem == "input":  # a keyboard-mode scanner: nothing to probe
+        kind, protocol = kind or "scanner", protocol or "hid"
     ident = _identify(port, candidate, kind, protocol, timeouts)
     if ident is not None:
         if kind and ident.kind != kind or protocol and ident.protocol != protocol:

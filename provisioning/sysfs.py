@@ -143,10 +143,11 @@ def usb_printer_candidates(sysfs: Path = Path("/sys")) -> list[Candidate]:
 
 def candidate_for_port(port: str, sysfs: Path, dev: Path) -> Candidate | None:
     """The candidate a technician named by its path (/dev/ttyUSB1, a by-id name) or usb:// URL."""
+    from provisioning.hid import hid_scanner_candidates
     real = os.path.realpath(port) if not port.startswith("usb://") else port
-    for candidate in serial_candidates(sysfs, dev) + usb_printer_candidates(sysfs):
-        if candidate.port == port or (candidate.subsystem == "tty" and os.path.realpath(candidate.port) == real):
+    for candidate in serial_candidates(sysfs, dev) + usb_printer_candidates(sysfs) + hid_scanner_candidates(sysfs, dev):
+        if candidate.port == port or (candidate.subsystem != "usb" and os.path.realpath(candidate.port) == real):
             return candidate
-        if candidate.subsystem == "tty" and Path(port).name == candidate.name:
+        if candidate.subsystem in ("tty", "input") and Path(port).name == candidate.name:
             return candidate
     return None

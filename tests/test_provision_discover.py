@@ -158,3 +158,29 @@ def test_discover_probes_only_the_ports_named(bench, capsys, tmp_path):
     assert set(rows) == {"ttyUSB2", "gone"}
     assert (rows["ttyUSB2"]["protocol"], rows["ttyUSB2"]["serial"]) == ("optris", "OP77")
     assert "does not exist" in rows["gone"]["error"]
+
+
+def test_hid_scanners_and_usb_printers_are_listed_and_keyboards_are_not(tmp_path, capsys):
+    tree = FakeUsbTree(tmp_path / "root")
+    tree.add_input("event3", 0x0C2E, 0x0B61, "Honeywell Imaging & Mobility 1900", serial="HID77")
+    tree.add_input("event4", 0x046D, 0xC31C, "Logitech USB Keyboard")
+    tree.add_input("event5", 0x1234, 0x0001, "Generic 2D Barcode Scanner")
+    tree.add_usb_printer(0x04B8, 0x0E15, "PRN42")
+    rows = run_discover(tree, capsys)
+    assert set(rows) == {"event3", "event5", "usb 1-4"}
+    assert rows["event3"]["subsystem"] == "input" and rows["event3"]["adapter"] == "Honeywell (Metrologic) scanner"
+    assert "HID keyboard-mode scanner" in rows["event3"]["note"]
+    printer = rows["usb 1-4"]
+    assert (printer["port"], printer["adapter"], printer["product"]) == (
+        "usb://04b8:0e15/PRN42", "Seiko Epson printer", "TM-T20II")
+    assert printer["tried"] == ["escpos"]  # through pyusb; no USB hardware here, so it cannot answer
+
+    config = tmp_path / "node.toml"
+    config.write_text("[devices]\n")
+    rules = tmp_path / "r.rules"
+    roots = ["--sysfs", str(tree.sysfs), "--dev", str(tree.dev), "--rules", str(rules), "--config", str(config)]
+    assert main(["provision", "assign", "scanner-1", "--port", str(tree.dev / "input" / "event3"), *roots]) == 0
+    rule = udev.read_bindings(rules)["scanner-1"]
+    assert (rule.subsystem, rule.serial) == ("input", "HID77")
+    assert 'GROUP="input"' in rules.read_text()
+    assert 'protocol = "hid"' in config.read_text()

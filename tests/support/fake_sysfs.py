@@ -46,6 +46,45 @@ class FakeUsbTree:
             os.symlink(f"../../{name}", by_id)
         return usb
 
+    def add_input(self, event: str, vendor: int, product: int, name: str, serial: str | None = None) -> Path:
+        """A USB HID keyboard-mode device: class/input/EVENT/device -> its input device, whose
+        `name` file says what it is; the USB device sits above the interface."""
+        usb_path = f"1-{self._next_port}"
+        self._next_port += 1
+        usb = self._bus / usb_path
+        iface = usb / f"{usb_path}:1.0"
+        node = iface / "0003:0C2E:0B61.0001" / "input" / f"input{self._next_port}"
+        node.mkdir(parents=True, exist_ok=True)
+        (usb / "idVendor").write_text(f"{vendor:04x}\n")
+        (usb / "idProduct").write_text(f"{product:04x}\n")
+        (usb / "product").write_text(name + "\n")
+        if serial is not None:
+            (usb / "serial").write_text(serial + "\n")
+        (node / "name").write_text(name + "\n")
+        entry = self.sysfs / "class" / "input" / event
+        entry.mkdir(parents=True, exist_ok=True)
+        os.symlink(node, entry / "device")
+        (self.dev / "input").mkdir(exist_ok=True)
+        (self.dev / "input" / event).touch()
+        return usb
+
+    def add_usb_printer(self, vendor: int, product: int, serial: str, product_name: str = "TM-T20II") -> Path:
+        """A USB printer driven through pyusb: a printer-class interface (07), no tty."""
+        usb_path = f"1-{self._next_port}"
+        self._next_port += 1
+        usb = self._bus / usb_path
+        iface = usb / f"{usb_path}:1.0"
+        iface.mkdir(parents=True, exist_ok=True)
+        for key, value in (("idVendor", f"{vendor:04x}"), ("idProduct", f"{product:04x}"), ("serial", serial),
+                           ("manufacturer", "EPSON"), ("product", product_name)):
+            (usb / key).write_text(value + "\n")
+        (iface / "bInterfaceClass").write_text("07\n")
+        devices = self.sysfs / "bus" / "usb" / "devices"
+        devices.mkdir(parents=True, exist_ok=True)
+        os.symlink(usb, devices / usb_path)
+        os.symlink(iface, devices / iface.name)
+        return usb
+
     def remove_tty(self, name: str) -> None:
         """The adapter is unplugged: its sysfs entries and by-id link go."""
         tty = self.sysfs / "class" / "tty" / name

@@ -75,6 +75,10 @@ class Installer:
         if self.staged:
             print(f"    (staged: would run `{' '.join(argv)}`)", file=self.out)
             return
+        needs_systemd = argv[0] in ("systemctl", "udevadm")
+        if not shutil.which(argv[0]) or needs_systemd and not os.path.isdir("/run/systemd/system"):
+            print(f"    (not possible here: run `{' '.join(argv)}` once systemd and udev run)", file=self.out)
+            return
         print(f"    $ {' '.join(argv)}", file=self.out)
         subprocess.run(list(argv), check=True)
 

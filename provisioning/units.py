@@ -70,6 +70,8 @@ def device_classes(devices: dict) -> list[str]:
                 allow.add("char-ttyS rw")
         elif url.scheme == "file" and section.kind == "printer":
             allow.add(f"{url.path} w")
+        elif url.scheme == "sim":  # simulators inside the controller serve pseudo-terminals
+            allow |= {"/dev/ptmx rw", "char-pts rw"}
     return sorted(allow)
 
 

@@ -138,3 +138,17 @@ def test_an_invalid_config_installs_nothing(tmp_path, capsys):
     assert main(["provision", "install", "--config", str(bad), "--root", str(tmp_path / "root")]) == 2
     assert "nothing was installed" in capsys.readouterr().out
     assert not (tmp_path / "root").exists()
+
+
+def test_a_demo_node_on_simulators_gets_pseudo_terminals_and_still_verifies(tmp_path, capsys):
+    root = tmp_path / "root"
+    assert main(["provision", "install", "--config", str(ROOT / "config" / "example.toml"), "--root", str(root),
+                 "--rules", str(tmp_path / "none.rules")]) == 0
+    lines = (root / UNITS / "vestibule-controller.service").read_text().splitlines()
+    assert sorted(x for x in lines if x.startswith("DeviceAllow=")) == ["DeviceAllow=/dev/ptmx rw",
+                                                                        "DeviceAllow=char-pts rw"]
+    wants = sorted(p.name for d in (root / UNITS).glob("*.target.wants") for p in d.iterdir())
+    env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{root / UNITS}:"}
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *wants], env=env, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -184,3 +184,15 @@ def test_hid_scanners_and_usb_printers_are_listed_and_keyboards_are_not(tmp_path
     assert (rule.subsystem, rule.serial) == ("input", "HID77")
     assert 'GROUP="input"' in rules.read_text()
     assert 'protocol = "hid"' in config.read_text()
+
+
+def test_a_port_held_by_another_program_names_the_holder(bench, capsys):
+    from devices.serial_port import open_serial
+    from devices.url import parse_device_url
+    held = open_serial(parse_device_url(f"serial://{bench.dev / 'ttyUSB0'}"), baud=115200)
+    try:
+        rows = run_discover(bench, capsys, "--port", str(bench.dev / "ttyUSB0"))
+    finally:
+        held.close()
+    assert rows["ttyUSB0"]["answered"] is False
+    assert f"in use by PID {os.getpid()}" in rows["ttyUSB0"]["error"]

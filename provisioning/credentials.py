@@ -1,7 +1,7 @@
 """`vestibule provision credentials`: a broker user per client, the ACL, each service's password file.
 
 A thin layer over mqtt/broker_config: it asks broker_config which users there are and what the
-ACL says (`broker_users`, `acl_text` are the only two calls into it) and writes the files:
+ACL says (the three functions below are the only calls into it) and writes the files:
   passwords            Mosquitto's password file, hashed by `mosquitto_passwd` (mode 0640, group mosquitto)
   acl                  the ACL
   mosquitto.conf       the listener, password_file and acl_file lines
@@ -23,13 +23,19 @@ from provisioning import units
 SERVICE_USER = {"controller": units.SERVICE_USER, "core": units.SERVICE_USER}
 
 
-def broker_users(site: str, node: str) -> list[str]:
-    """The broker's users, as broker_config defines them (today one per role)."""
+def broker_users(config) -> list[str]:
+    """The broker's users for this node's config, as broker_config defines them (one per role
+    in this tree's broker_config; one per client where broker_config has users_from_config)."""
     return list(broker_config.ROLES)
 
 
-def acl_text(site: str, node: str) -> str:
-    return broker_config.render_acl(site, node)
+def acl_text(config) -> str:
+    return broker_config.render_acl(config.site.id, config.node.id)
+
+
+def acl_rules(config) -> dict[str, list[tuple[str, str]]]:
+    """user -> (access, topic filter) pairs, for checks and tests."""
+    return broker_config.acl_rules(config.site.id, config.node.id)
 
 
 def service_user(broker_user: str) -> str:
@@ -50,11 +56,11 @@ def _users_in(passwords: Path) -> set[str]:
         return set()
 
 
-def write_credentials(out: Path, site: str, node: str, *, rotate: list[str] = (), port: int = 1883,
-                      chown: bool = False, conf_dir: Path | None = None) -> dict[str, str]:
+def write_credentials(out: Path, config, *, rotate: list[str] = (), chown: bool = False,
+                      conf_dir: Path | None = None) -> dict[str, str]:
     """Write the files; returns user -> "new" | "rotated" | "kept" | "removed".
     `conf_dir` is where the files will be on the node when `out` is a staging directory."""
-    users = broker_users(site, node)
+    users = broker_users(config)
     unknown = sorted(set(rotate) - set(users))
     if unknown:
         raise ValueError(f"no broker user {', '.join(unknown)}; users are {', '.join(users)}")
@@ -88,8 +94,9 @@ def write_credentials(out: Path, site: str, node: str, *, rotate: list[str] = ()
         subprocess.run([tool, "-D", str(passwords), stale], check=True, capture_output=True)
         (out / f"{stale}.password").unlink(missing_ok=True)
         outcome[stale] = "removed"
-    (out / "acl").write_text(acl_text(site, node), encoding="utf-8")
-    (out / "mosquitto.conf").write_text(broker_config.render_conf(conf_dir or out, port), encoding="utf-8")
+    (out / "acl").write_text(acl_text(config), encoding="utf-8")
+    (out / "mosquitto.conf").write_text(broker_config.render_conf(conf_dir or out, config.broker.port),
+                                        encoding="utf-8")
     # the broker drops root for the "mosquitto" user: it must read the hashes, nobody else may
     passwords.chmod(0o640)
     (out / "acl").chmod(0o640)
@@ -109,8 +116,7 @@ def run_credentials(config_path: Path, out_dir: Path, *, rotate: list[str], chow
         print(f"error: {exc}", file=out)
         return 2
     try:
-        outcome = write_credentials(out_dir, config.site.id, config.node.id, rotate=rotate,
-                                    port=config.broker.port, chown=chown)
+        outcome = write_credentials(out_dir, config, rotate=rotate, chown=chown)
     except (ValueError, FileNotFoundError, LookupError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=out)
         return 1

@@ -112,7 +112,7 @@ class Doctor:
             return
         self.broker_up = True
         directory = self._credentials_dir()
-        users = [u for u in broker_users(self.config.site.id, self.config.node.id)
+        users = [u for u in broker_users(self.config)
                  if directory and (directory / f"{u}.password").exists()]
         if not users:
             refused, client = self._connect(b.username, b.password() if b.password_file else None)
@@ -135,7 +135,7 @@ class Doctor:
                          f"`sudo systemctl reload mosquitto` and restart the {user} service")
                 continue
             self.add(f"broker user {user}", OK, f"{user} logs in")
-            if reader is None and user in ("kiosk", "screening"):
+            if reader is None and user.startswith(("kiosk", "screening")):
                 reader = client  # may read the core's status and the node's device statuses
             else:
                 client.disconnect()

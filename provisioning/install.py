@@ -119,8 +119,7 @@ def install(config_path: Path, root: Path, *, with_devcore: bool, screens: list[
 
     inst.step("broker users, ACL and password files")
     broker_dir = inst.path(units.BROKER_DIR)
-    outcome = write_credentials(broker_dir, config.site.id, config.node.id, port=config.broker.port,
-                                chown=not inst.staged, conf_dir=units.BROKER_DIR)
+    outcome = write_credentials(broker_dir, config, chown=not inst.staged, conf_dir=units.BROKER_DIR)
     broker_dir.chmod(0o755)  # each file inside is 0600 and owned by its service user
     for user, what in outcome.items():
         print(f"    {user}: {what}", file=out)

@@ -37,10 +37,10 @@ SystemCallArchitectures=native
 CapabilityBoundingSet=
 UMask=0027"""
 
-# Screen apps, one instance per screen (the instance name is the screen's id).
+# Screen apps, one instance per screen (the instance name is the screen's id). Each app finds its
+# broker password next to the controller's (/etc/vestibule/broker), named after its broker user.
 SCREEN_APPS = {
-    "kiosk": ("Vestibule kiosk touch screen (%i)",
-              "kiosk --config {config} --kiosk %i --password-file {broker}/kiosk.password"),
+    "kiosk": ("Vestibule kiosk touch screen (%i)", "kiosk --config {config} --kiosk %i"),
     "screening": ("Vestibule screening post (%i)", "screening --config {config} --post %i"),
     "board": ("Vestibule call board (%i)", "board --config {config} --board %i"),
 }

@@ -13,12 +13,13 @@ import tomlkit
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk.cli import main
+from kiosk.node.config import load_node_config
 from mqtt.broker import Broker
-from mqtt.broker_config import acl_rules
-from provisioning.credentials import broker_users
+from provisioning.credentials import acl_rules, broker_users
 from tests.conftest import ROOT
 
-SITE, NODE = "spb-dunaisky", "entrance-1"
+SITE = "spb-dunaisky"
+NODE = "entrance-1"
 
 
 def connect(port, user, password):
@@ -67,13 +68,18 @@ def creds(tmp_path, capsys):
     broker.cleanup()
 
 
+def users_and_rules(config):
+    node = load_node_config(config)
+    return broker_users(node), acl_rules(node)
+
+
 def password(out, user) -> str:
     return (out / f"{user}.password").read_text().strip()
 
 
 def test_each_user_gets_a_0600_password_file_and_hashed_entry(creds):
-    _, out, _ = creds
-    users = broker_users(SITE, NODE)
+    config, out, _ = creds
+    users, _ = users_and_rules(config)
     text = (out / "passwords").read_text()
     for user in users:
         mode = stat.S_IMODE((out / f"{user}.password").stat().st_mode)
@@ -88,14 +94,14 @@ def concrete(pattern: str) -> str:
 
 
 def test_each_user_writes_what_the_acl_allows_and_nothing_more(creds):
-    _, out, broker = creds
+    config, out, broker = creds
+    users, rules = users_and_rules(config)
     spy, ok = connect(broker.port, "spy", "pw-spy")
     assert ok
     spy.subscribe("#", qos=1)
     time.sleep(0.3)
-    rules = acl_rules(SITE, NODE)
     denied = f"clinic/v1/{SITE}/node/{NODE}/test/not-in-any-acl"
-    for user in broker_users(SITE, NODE):
+    for user in users:
         writes = [concrete(t) for a, t in rules[user] if a in ("write", "readwrite")]
         if writes:
             assert write_ok(broker.port, user, password(out, user), writes[0], spy), (user, writes[0])
@@ -105,8 +111,8 @@ def test_each_user_writes_what_the_acl_allows_and_nothing_more(creds):
 
 
 def test_each_user_reads_what_the_acl_allows_and_nothing_more(creds):
-    _, out, broker = creds
-    rules = acl_rules(SITE, NODE)
+    config, out, broker = creds
+    users, rules = users_and_rules(config)
     readable = {concrete(t) for rs in rules.values() for a, t in rs if a in ("read", "readwrite")}
     core, _ = connect(broker.port, "core", password(out, "core"))
     controller, _ = connect(broker.port, "controller", password(out, "controller"))
@@ -116,7 +122,7 @@ def test_each_user_reads_what_the_acl_allows_and_nothing_more(creds):
                 writer.publish(topic, b"r", qos=1, retain=True).wait_for_publish(5)
                 break
     time.sleep(0.3)
-    for user in broker_users(SITE, NODE):
+    for user in users:
         client, ok = connect(broker.port, user, password(out, user))
         assert ok, user
         seen: set[str] = set()
@@ -136,7 +142,7 @@ def test_each_user_reads_what_the_acl_allows_and_nothing_more(creds):
 
 def test_rotating_one_user_keeps_the_others(creds, capsys):
     config, out, broker = creds
-    before = {u: password(out, u) for u in broker_users(SITE, NODE)}
+    before = {u: password(out, u) for u in users_and_rules(config)[0]}
     assert main(["provision", "credentials", "--config", str(config), "--out", str(out), "--rotate", "kiosk"]) == 0
     assert "kiosk        rotated" in capsys.readouterr().out
     after = {u: password(out, u) for u in before}

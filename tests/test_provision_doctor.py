@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.oximeter.sim import ContecSim
 from kiosk.cli import main
+from kiosk.node.config import load_node_config
 from mqtt.broker import Broker
 from provisioning import udev
 from provisioning.credentials import write_credentials
@@ -39,11 +40,9 @@ def publish_core_status(port, password, online: bool):
 @pytest.fixture
 def node(tmp_path):
     creds = tmp_path / "broker"
-    write_credentials(creds, SITE, NODE)
     broker = Broker(workdir=str(tmp_path / "run"), persistence=False,
                     extra_conf=f"allow_anonymous false\npassword_file {creds / 'passwords'}\nacl_file {creds / 'acl'}\n")
     (tmp_path / "run").mkdir()
-    broker.start()
     stable = tmp_path / "dev" / "vestibule" / "oximeter-1"
     stable.parent.mkdir(parents=True)
     sim = ContecSim(link_path=str(stable))
@@ -58,6 +57,8 @@ def node(tmp_path):
     doc["devices"] = {"oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{stable}"}}
     config = tmp_path / "node.toml"
     config.write_text(tomlkit.dumps(doc))
+    write_credentials(creds, load_node_config(config))
+    broker.start()
     publish_core_status(broker.port, (creds / "core.password").read_text().strip(), True)
     yield {"config": config, "creds": creds, "broker": broker, "sim": sim, "rules": rules, "stable": stable}
     sim.stop()

@@ -28,6 +28,7 @@ g plugdev -
 m {units.SERVICE_USER} dialout
 m {units.SERVICE_USER} plugdev
 m {units.SERVICE_USER} input
+m {units.UI_USER} {units.SERVICE_USER}
 m {units.UI_USER} video
 m {units.UI_USER} render
 """

@@ -107,7 +107,10 @@ def test_directories_config_and_secrets_have_their_modes(staged):
     assert "password_file /etc/vestibule/broker/passwords" in conf and "allow_anonymous false" in conf
     dropin = (root / UNITS / "mosquitto.service.d/vestibule.conf").read_text()
     assert "-c /etc/vestibule/broker/mosquitto.conf" in dropin
-    assert "m vestibule dialout" in (root / "usr/lib/sysusers.d/vestibule.conf").read_text()
+    sysusers = (root / "usr/lib/sysusers.d/vestibule.conf").read_text()
+    assert "m vestibule dialout" in sysusers
+    assert "m vestibule-ui vestibule" in sysusers  # the screens read node.toml (0640 root:vestibule)
+    assert "m vestibule-ui dialout" not in sysusers  # and never a device
     assert "[7] systemd units" in out and "(staged: would run `systemctl daemon-reload`)" in out
 
 

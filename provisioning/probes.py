@@ -74,9 +74,12 @@ def probe_contec(port: str, t: Timeouts) -> Identification | None:
     device = ContecOximeter("probe", _url(port), {"open_timeout_s": t.contec, "silence_s": t.contec * 4})
     try:
         device.open()  # A1 (start live data), then waits for one live packet
-        identity = device.identify(timeout=t.contec * 2)  # A2, A8 / A9 / AA, A1
     except DeviceNotAnswering:
         return None
+    try:
+        identity = device.identify(timeout=t.contec * 2)  # A2, A8 / A9 / AA, A1
+    except DeviceNotAnswering:  # live data proved it a Contec; older firmware may not say who it is
+        return Identification("oximeter", "contec", {"model": "did not answer A8/A9/AA"})
     finally:
         device.close()
     return Identification("oximeter", "contec", {"model": identity["model"], "vendor": identity["vendor"],

@@ -31,6 +31,7 @@ from booking_core.store import CoreStore, SlotTaken
 from mqtt.models import (EVENT_MODELS, REQUEST_MODELS, BookingCreate, CallCommand, CheckinAnswer, CheckinCompleted,
                          CheckinRequest, CoreStatus, EventEnvelope, LookupByCode, ScheduleSnapshot, Slot,
                          SlotsAnswer, SlotsSearch, TicketIssued)
+from mqtt.reply_policy import CORE_ASKERS, ReplyPolicy
 from mqtt.rpc import Dispatcher, RequestError
 from mqtt.topics import SiteTopics
 
@@ -97,7 +98,8 @@ class DevCore:
         # handlers are in place before the first CONNECT: a resumed session delivers queued events at once
         client.subscribe(self.topics.all_node_events, self._on_event, qos=1)
         # QoS 0: a persistent session must not queue requests for a later, stale answer
-        self.dispatcher = Dispatcher(client, self.topics.core_request_all, name="devcore", qos=0)
+        self.dispatcher = Dispatcher(client, self.topics.core_request_all, name="devcore", qos=0,
+                                     answers_to=ReplyPolicy(self.topics, CORE_ASKERS))
         self.dispatcher.route("booking.lookup", REQUEST_MODELS["booking.lookup"], self._lookup)
         self.dispatcher.route("checkin", REQUEST_MODELS["checkin"], self._checkin)
         self.dispatcher.route("slots.search", REQUEST_MODELS["slots.search"], self._slots)

@@ -70,16 +70,17 @@ def _schemas(args) -> int:
 
 def _broker_config(args) -> int:
     from kiosk.node.config import ConfigError, load_node_config as load_config
-    from mqtt.broker_config import write_broker_config
+    from mqtt.broker_config import users_from_config, write_broker_config
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     out = Path(args.out)
-    roles = write_broker_config(out, config.site.id, config.node.id, port=args.port)
-    print(f"wrote {out}/mosquitto.conf, acl, passwords and a password file per role ({', '.join(roles)})")
-    print(f"include it from /etc/mosquitto/conf.d/ and point each service's broker.password_file at its file")
+    users = write_broker_config(out, config.site.id, config.node.id, users=users_from_config(config), port=args.port)
+    print(f"wrote {out}/mosquitto.conf, acl, passwords and a password file per user ({', '.join(users)})")
+    print("include it from /etc/mosquitto/conf.d/; point the controller's broker.password_file at "
+          "controller.password and keep each kiosk's KIOSK-ID.password beside it")
     return 0
 
 

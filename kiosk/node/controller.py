@@ -23,6 +23,7 @@ from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
 from mqtt.outbox import Outbox
 from mqtt.relay import Relay
+from mqtt.reply_policy import NODE_ASKERS, ReplyPolicy
 from mqtt.rpc import Dispatcher
 from mqtt.topics import NodeTopics
 
@@ -51,7 +52,8 @@ class Controller:
         self.client.on_connect(self._connected)
         self.client.on_disconnect(self._disconnected)
         self.relay = Relay(self.client, self.outbox, self.topics)
-        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd")
+        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd",
+                                   answers_to=ReplyPolicy(self.topics, NODE_ASKERS))
         self.commands.route("ping", _PingRequest, self._ping)
         if devices is None:
             from devices.manager import DeviceManager

@@ -19,6 +19,10 @@ import sqlite_utils
 SCHEMA_VERSION = 1
 
 
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says what and where."""
+
+
 class Tx:
     """Raw-SQL writes inside one open transaction."""
 
@@ -52,14 +56,17 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
-        conn.execute("PRAGMA foreign_keys=ON")
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()  # one writer at a time across the controller's threads
-        self._create_schema()
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
+            conn.execute("PRAGMA foreign_keys=ON")
+            self.conn = conn
+            self.db = sqlite_utils.Database(conn)
+            self._create_schema()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path} cannot be opened: {exc}") from None
 
     def _create_schema(self) -> None:
         with self.lock:

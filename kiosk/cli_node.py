@@ -48,9 +48,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _config_check(args) -> int:
-    from kiosk.node.config import ConfigError, load_node_config as load_config
+    from kiosk.node.config import ConfigError, load_controller_config
     try:
-        config = load_config(args.file)
+        config = load_controller_config(args.file)
     except ConfigError as exc:
         for key, message in exc.problems:
             print(f"{args.file}: {key}: {message}", file=sys.stderr)
@@ -85,15 +85,24 @@ def _broker_config(args) -> int:
 
 
 def _controller(args) -> int:
-    from kiosk.node.config import ConfigError, load_node_config as load_config
+    from foundation.store import StoreError
+    from kiosk.node.config import ConfigError, load_controller_config
     setup_logging(args.log_level)
     try:
-        config = load_config(args.config)
+        config = load_controller_config(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        print("the controller does not start with this file (`vestibule config check` lists the same)",
+              file=sys.stderr)
         return 2
     from kiosk.app import build_controller
-    return build_controller(config).run()
+    try:
+        controller = build_controller(config)
+    except (OSError, StoreError) as exc:
+        # what the checks could not foresee (a file changed since, a store that cannot be opened)
+        print(f"{args.config}: the controller cannot start: {exc}", file=sys.stderr)
+        return 2
+    return controller.run()
 
 
 def _demo(args) -> int:

@@ -142,6 +142,7 @@ def write_broker_config(directory: Path, site: str, node: str, *, users: Iterabl
     `users` defaults to the controller and the core; `passwords` fixes some (tests), the rest are
     random. Returns user → password."""
     users = list(users) if users is not None else [CONTROLLER, CORE]
+    directory = directory.resolve()  # the broker reads these paths from wherever it runs
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "acl").write_text(render_acl(site, node, users), encoding="utf-8")
     (directory / "mosquitto.conf").write_text(

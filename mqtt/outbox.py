@@ -8,6 +8,8 @@ re-identifies anything.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from ulid import ULID
 
-from foundation.store import Store, Tx, schema
+from foundation.store import Store, Tx, monotonic_counter, salvage, schema
 from mqtt.models import EVENT_MODELS, EventEnvelope
 from mqtt.rpc import RequestError
 
@@ -42,6 +44,35 @@ def _create_outbox(db) -> None:
                              "session": int, "data": str, "delivered_ns": int}, pk="seq")
         db["outbox"].create_index(["id"], unique=True)
         db["outbox"].create_index(["delivered_ns"])
+
+
+# Stamped on every event: never to repeat, even when a damaged store is replaced by a fresh one.
+monotonic_counter("next_seq")
+monotonic_counter("session")
+
+
+@salvage
+def _carry_undelivered(damaged: sqlite3.Connection, tx: Tx) -> int:
+    """undelivered events"""
+    # Delivered rows are not carried: the core has them, and nothing is sent twice. Undelivered
+    # ones keep id, seq and session (the core deduplicates on the id, should it have one anyway).
+    carried = 0
+    try:
+        rows = damaged.execute("SELECT seq, id, type, ts, created_ns, session, data FROM outbox "
+                               "WHERE delivered_ns IS NULL ORDER BY seq")
+        for seq, event_id, event_type, ts, created_ns, session, data in rows:
+            try:
+                model = EVENT_MODELS[event_type]
+                model.model_validate_json(data)  # a damaged row must not stall the relay later
+            except (KeyError, TypeError, ValueError):
+                logging.getLogger("vestibule.store").warning("not carrying outbox row %s: unreadable", seq)
+                continue
+            tx.execute("INSERT OR IGNORE INTO outbox (seq, id, type, ts, created_ns, session, data) "
+                       "VALUES (?,?,?,?,?,?,?)", (seq, event_id, event_type, ts, created_ns, session, data))
+            carried += 1
+    except sqlite3.Error as exc:
+        logging.getLogger("vestibule.store").warning("damaged outbox read up to %d rows (%s)", carried, exc)
+    return carried
 
 
 @dataclass(frozen=True)

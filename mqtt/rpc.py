@@ -15,6 +15,7 @@ from typing import Any, Callable
 import paho.mqtt.client as paho
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from foundation.store import is_storage_full
 from mqtt.client import MqttClient, response_topic_of
 from mqtt.models import ErrorAnswer, OkAnswer
 from mqtt.reply_policy import ReplyPolicy
@@ -108,7 +109,10 @@ class Dispatcher:
             result = route.handler(request)
         except RequestError as exc:
             return self._error(transaction, exc.code, exc.message, name)
-        except Exception:
+        except Exception as exc:
+            if is_storage_full(exc):  # nothing was kept; the node reports it as a device problem
+                return self._error(transaction, "storage_full",
+                                   "the node's disk is full: nothing was recorded; try again later", name)
             log.exception("handler %s failed", name)
             return self._error(transaction, "internal", "the node could not complete this request; see its log", name)
         data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

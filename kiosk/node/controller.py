@@ -17,7 +17,7 @@ from foundation import sdnotify
 from kiosk.features.calls.handler import CallHandler
 from foundation.config import VestibuleConfig
 from kiosk.node.schedule_cache import ScheduleCache
-from foundation.store import Store
+from foundation.store import StorageFull, Store
 from mqtt.client import MqttClient
 from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
@@ -30,6 +30,7 @@ from mqtt.topics import NodeTopics
 log = logging.getLogger("vestibule.controller")
 VERSION = "0.1.0"
 READING_INTERVAL_S = 0.25
+STORE_DEVICE, STORAGE_FULL = "store", "storage_full"
 READING_KINDS = {OximeterReading: "oximeter", ThermometerReading: "thermometer", ScanReading: "scanner"}
 
 
@@ -42,6 +43,7 @@ class Controller:
         self.outbox = Outbox(self.store, site=config.site.id, node=config.node.id, tz=self.tz,
                              max_rows=config.node.outbox_max_rows)
         self.schedule = ScheduleCache(self.store)
+        self.store.on_storage(self._storage_changed)
         client_id = client_id or f"vestibule-{config.node.id}"
         self.client = MqttClient(config.broker.host, config.broker.port, client_id, role="controller",
                                  reply_topic=self.topics.reply("controller", client_id),
@@ -72,11 +74,16 @@ class Controller:
         return NodeStatus(online=online, session=self.session, ts=self.now(), version=VERSION)
 
     def _connected(self) -> None:
-        with self.store.transaction() as tx:
-            tx.meta_set("session", self.session)
+        try:
+            with self.store.transaction() as tx:
+                tx.meta_set("session", self.session)
+        except StorageFull:
+            log.error("session %d not persisted: the disk is full", self.session)
         self.client.publish(self.topics.status, self._status(True), retain=True)
         for status in self.devices.statuses():
             self._device_status(status)
+        if self.store.full:
+            self._storage_changed(True)
         log.info("node %s online, session %d, %d events waiting", self.config.node.id, self.session,
                  self.outbox.backlog())
 
@@ -97,6 +104,16 @@ class Controller:
         message = DeviceStatusMessage(device=status.device, kind=status.kind, state=status.state.value,
                                       problems=list(status.problems), ts=self.now())
         self.client.publish(self.topics.device_status(status.device), message, retain=True)
+
+    def _storage_changed(self, full: bool) -> None:
+        """The node's disk filled up, or takes writes again: a device problem of the node itself."""
+        message = DeviceStatusMessage(device=STORE_DEVICE, kind="store", state="fault" if full else "ready",
+                                      problems=[STORAGE_FULL] if full else [], ts=self.now())
+        self.client.publish(self.topics.device_status(STORE_DEVICE), message, retain=True)
+        if not full:
+            # nothing could be written while full: the episode goes to the core now, opened and cleared
+            for cleared in (False, True):
+                self._device_problem(STORE_DEVICE, "store", STORAGE_FULL, cleared)
 
     def _device_problem(self, device: str, kind: str, problem: str, cleared: bool) -> None:
         self.outbox.emit("device.problem", {"device": device, "kind": kind, "problem": problem, "cleared": cleared})

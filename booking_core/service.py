@@ -29,6 +29,7 @@ from foundation.config import VestibuleConfig
 from mqtt.client import MqttClient
 from mqtt.models import CallCommand, CoreStatus, ScheduleSnapshot
 from mqtt.rpc import Dispatcher
+from mqtt.reply_policy import CORE_ASKERS, ReplyPolicy
 from mqtt.topics import SiteTopics
 
 log = logging.getLogger("vestibule.devcore")
@@ -93,7 +94,8 @@ class DevCore(StandInTestApi):
         # handlers are in place before the first CONNECT: a resumed session delivers queued events at once
         client.subscribe(self.topics.all_node_events, self.inbox_events.on_message, qos=1)
         # QoS 0: a persistent session must not queue requests for a later, stale answer
-        self.dispatcher = Dispatcher(client, self.topics.core_request_all, name="devcore", qos=0)
+        self.dispatcher = Dispatcher(client, self.topics.core_request_all, name="devcore", qos=0,
+                                     answers_to=ReplyPolicy(self.topics, CORE_ASKERS))
         self.requests.route(self.dispatcher)
         self.dispatcher.start()
         client.on_connect(self._announce)

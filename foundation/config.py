@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Annotated, Callable, Literal, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 LANGUAGES = ("ru", "zh", "en")
 Lang = Literal["ru", "zh", "en"]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # safe as an MQTT topic level: no + # / or spaces
+# A room as a call can carry it (core/cmd/call: 1-16 characters) and as calls are matched to
+# boards (exactly): no surrounding spaces, no control characters. See docs/config.md.
+ROOM_MAX = 16
+_EDGE, _INNER = r"[^\s\x00-\x1f\x7f]", r"[^\x00-\x1f\x7f]"
+Room = Annotated[str, Field(pattern=f"^{_EDGE}(?:{_INNER}{{0,{ROOM_MAX - 2}}}{_EDGE})?$",
+                            description="a room as calls name it: 1-16 characters, no surrounding spaces")]
 
 
 class Strict(BaseModel):
@@ -112,7 +118,7 @@ class ServiceConfig(Strict):
     id: str = Field(pattern=ID_PATTERN, description="service id, e.g. registration")
     prefix: str = Field(pattern=r"^[A-Z]$", description="ticket prefix letter, e.g. R")
     names: dict[Lang, str] = Field(description="service name per language")
-    room: str | None = Field(default=None, description="where its tickets are called")
+    room: Room | None = Field(default=None, description="where its tickets are called")
     floor: int | None = None
     specialty: str | None = Field(default=None, description="walk-in to any doctor of this specialty")
 
@@ -125,7 +131,7 @@ class DeviceConfig(Strict):
     protocol: str = Field(description="driver protocol, e.g. escpos, contec, nonin, bridge, optris, alpha, modbus, cdc, hid")
     url: str = Field(description="device URL: serial:///dev/vestibule/NAME, usb://VID:PID/SERIAL, tcp://H:P, file://PATH, sim://")
     role: str | None = Field(default=None, description="where it serves: kiosk-1, screening-1, room 12 ...")
-    rooms: list[str] = Field(default_factory=list, description="display: the rooms whose calls it shows")
+    rooms: list[Room] = Field(default_factory=list, description="display: the rooms whose calls it shows")
     options: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
 
 
@@ -192,8 +198,35 @@ def _key_path(loc: tuple) -> str:
 ConfigCheck = Callable[[dict], list[tuple[str, str]]]
 
 
+def check_board_rooms(data: dict) -> list[tuple[str, str]]:
+    """Rooms only boards show, every board shows some, none twice (the rooms' form is the model's)."""
+    problems: list[tuple[str, str]] = []
+    devices = data.get("devices")
+    if not isinstance(devices, dict):
+        return problems
+    for name, device in devices.items():
+        if not isinstance(device, dict):
+            continue
+        rooms = device.get("rooms", [])
+        if not isinstance(rooms, list):
+            continue
+        key = f"devices.{name}.rooms"
+        if device.get("kind") == "display":
+            if not rooms:
+                problems.append((key, "a board with no rooms never shows a call"))
+            repeated = sorted({str(r) for r in rooms if rooms.count(r) > 1})
+            if repeated:
+                problems.append((key, f"{', '.join(repeated)} listed more than once"))
+        elif rooms and isinstance(device.get("kind"), str):
+            problems.append((key, f"only a display shows rooms; a {device['kind']} shows none"))
+    return problems
+
+
+SHAPE_CHECKS: tuple[ConfigCheck, ...] = (check_board_rooms,)
+
+
 def parse_config(data: dict, path: Path = Path("<config>"), checks: Sequence[ConfigCheck] = ()) -> VestibuleConfig:
-    problems = [problem for check in checks for problem in check(data)]
+    problems = [problem for check in (*SHAPE_CHECKS, *checks) for problem in check(data)]
     try:
         config = VestibuleConfig.model_validate(data)
     except ValidationError as exc:
@@ -210,20 +243,31 @@ def parse_config(data: dict, path: Path = Path("<config>"), checks: Sequence[Con
     return config
 
 
+# Paths in the file that are relative to the file's directory, so a checkout runs anywhere.
+RELATIVE_PATHS = (("node", "store"), ("broker", "password_file"))
+
+
+def resolve_relative_paths(data: dict, base: Path) -> dict:
+    """The raw data with RELATIVE_PATHS made absolute against `base` (checks then see real paths)."""
+    for section, key in RELATIVE_PATHS:
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key] \
+                and not Path(table[key]).is_absolute():
+            table[key] = str((base / table[key]).resolve())
+    return data
+
+
 def load_config(path: str | Path, checks: Sequence[ConfigCheck] = ()) -> VestibuleConfig:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, [("(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [("(file)", f"cannot be read: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [("(syntax)", f"not valid TOML: {exc}")]) from None
-    config = parse_config(data, path, checks)
-    # Relative store paths are relative to the config file, so a checkout runs anywhere.
-    if not config.node.store.is_absolute():
-        node = config.node.model_copy(update={"store": (path.parent / config.node.store).resolve()})
-        config = config.model_copy(update={"node": node})
-    return config
+    return parse_config(resolve_relative_paths(data, path.parent), path, checks)
 
 
 def greeting_period(local: time) -> Literal["morning", "afternoon", "evening", "day"]:

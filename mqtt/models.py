@@ -40,7 +40,8 @@ class NodeStatus(Strict):
 
 class DeviceStatusMessage(Strict):
     device: Id
-    kind: Literal["printer", "oximeter", "thermometer", "display", "scanner"]
+    # "store": the node's own disk (device "store", problem storage_full), docs/store.md
+    kind: Literal["printer", "oximeter", "thermometer", "display", "scanner", "store"]
     state: Literal["ready", "degraded", "fault", "offline"]
     problems: list[str] = Field(default_factory=list)
     ts: AwareDatetime

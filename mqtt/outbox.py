@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +60,32 @@ def _create_outbox(db) -> None:
         db["outbox"].create_index(["delivered_ns"])
 
 
+# Stamped on every event: never to repeat, even when a damaged store is replaced by a fresh one.
+
+
+def _carry_undelivered(damaged: sqlite3.Connection, tx: Tx) -> int:
+    """undelivered events"""
+    # Delivered rows are not carried: the core has them, and nothing is sent twice. Undelivered
+    # ones keep id, seq and session (the core deduplicates on the id, should it have one anyway).
+    carried = 0
+    try:
+        rows = damaged.execute("SELECT seq, id, type, ts, created_ns, session, data FROM outbox "
+                               "WHERE delivered_ns IS NULL ORDER BY seq")
+        for seq, event_id, event_type, ts, created_ns, session, data in rows:
+            try:
+                model = EVENT_MODELS[event_type]
+                model.model_validate_json(data)  # a damaged row must not stall the relay later
+            except (KeyError, TypeError, ValueError):
+                logging.getLogger("vestibule.store").warning("not carrying outbox row %s: unreadable", seq)
+                continue
+            tx.execute("INSERT OR IGNORE INTO outbox (seq, id, type, ts, created_ns, session, data) "
+                       "VALUES (?,?,?,?,?,?,?)", (seq, event_id, event_type, ts, created_ns, session, data))
+            carried += 1
+    except sqlite3.Error as exc:
+        logging.getLogger("vestibule.store").warning("damaged outbox read up to %d rows (%s)", carried, exc)
+    return carried
+
+
 @dataclass(frozen=True)
 class PendingEvent:
     seq: int
@@ -75,6 +103,10 @@ class Outbox:
         self.store = store
         self.clock = clock or Clock(tz)  # stamps `ts`; delivery bookkeeping uses real time_ns
         store.ensure(_create_outbox)
+        # a store started fresh after damage: seq and session go on above the old ones, and the
+        # undelivered events that still read come along (delivered ones the core already has)
+        store.continue_counters("next_seq", "session")
+        store.carry_over(_carry_undelivered, "undelivered events")
         self.site = site
         self.node = node
         self.tz = tz

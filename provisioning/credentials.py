@@ -24,18 +24,18 @@ SERVICE_USER = {"controller": units.SERVICE_USER, "core": units.SERVICE_USER}
 
 
 def broker_users(config) -> list[str]:
-    """The broker's users for this node's config, as broker_config defines them (one per role
-    in this tree's broker_config; one per client where broker_config has users_from_config)."""
-    return list(broker_config.ROLES)
+    """The broker's users for this node's config: controller, core, and one per kiosk, screening
+    post and board (broker_config.users_from_config); each user name is also its client id."""
+    return [user.name for user in broker_config.users_from_config(config)]
 
 
 def acl_text(config) -> str:
-    return broker_config.render_acl(config.site.id, config.node.id)
+    return broker_config.render_acl(config.site.id, config.node.id, broker_config.users_from_config(config))
 
 
 def acl_rules(config) -> dict[str, list[tuple[str, str]]]:
     """user -> (access, topic filter) pairs, for checks and tests."""
-    return broker_config.acl_rules(config.site.id, config.node.id)
+    return broker_config.acl_rules(config.site.id, config.node.id, broker_config.users_from_config(config))
 
 
 def service_user(broker_user: str) -> str:

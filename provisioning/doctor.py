@@ -124,6 +124,9 @@ class Doctor:
             self._read_retained(client)
             return
         reader = None
+        # a kiosk or post user may read the core's status and the devices' statuses; a node with
+        # no screen of either reads the core's status as the controller
+        users.sort(key=lambda u: not u.startswith(("kiosk", "screening")))
         for user in users:
             password = (directory / f"{user}.password").read_text(encoding="utf-8").strip()
             refused, client = self._connect(user, password)
@@ -135,7 +138,7 @@ class Doctor:
                          f"`sudo systemctl reload mosquitto` and restart the {user} service")
                 continue
             self.add(f"broker user {user}", OK, f"{user} logs in")
-            if reader is None and user.startswith(("kiosk", "screening")):
+            if reader is None and user.startswith(("kiosk", "screening", "controller")):
                 reader = client  # may read the core's status and the node's device statuses
             else:
                 client.disconnect()

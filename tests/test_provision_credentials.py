@@ -3,6 +3,7 @@ file and can do what the ACL allows and nothing more; rotating one user leaves t
 from __future__ import annotations
 
 import signal
+import re
 import stat
 import threading
 import time
@@ -143,16 +144,16 @@ def test_each_user_reads_what_the_acl_allows_and_nothing_more(creds):
 def test_rotating_one_user_keeps_the_others(creds, capsys):
     config, out, broker = creds
     before = {u: password(out, u) for u in users_and_rules(config)[0]}
-    assert main(["provision", "credentials", "--config", str(config), "--out", str(out), "--rotate", "kiosk"]) == 0
-    assert "kiosk        rotated" in capsys.readouterr().out
+    assert main(["provision", "credentials", "--config", str(config), "--out", str(out), "--rotate", "kiosk-1"]) == 0
+    assert re.search(r"kiosk-1\s+rotated", capsys.readouterr().out)
     after = {u: password(out, u) for u in before}
-    assert after["kiosk"] != before["kiosk"]
-    assert {u: p for u, p in after.items() if u != "kiosk"} == {u: p for u, p in before.items() if u != "kiosk"}
+    assert after["kiosk-1"] != before["kiosk-1"]
+    assert {u: p for u, p in after.items() if u != "kiosk-1"} == {u: p for u, p in before.items() if u != "kiosk-1"}
     assert "spy:" in (out / "passwords").read_text()  # a user it does not manage is left alone too
     broker.proc.send_signal(signal.SIGHUP)  # Mosquitto rereads its password file
     time.sleep(0.5)
-    assert connect(broker.port, "kiosk", after["kiosk"])[1]
-    assert not connect(broker.port, "kiosk", before["kiosk"])[1]
+    assert connect(broker.port, "kiosk-1", after["kiosk-1"])[1]
+    assert not connect(broker.port, "kiosk-1", before["kiosk-1"])[1]
     assert connect(broker.port, "controller", after["controller"])[1]
 
 

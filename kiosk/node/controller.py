@@ -20,7 +20,7 @@ from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
 from foundation.clock import Clock
 from foundation.config import VestibuleConfig
-from foundation.store import Store
+from foundation.store import StorageFull, Store
 from kiosk.node.core_link import CoreLink
 from kiosk.node.feature import Bus, Feature, FeatureBuilder, FeatureContext
 from kiosk.node.schedule_cache import ScheduleCache
@@ -30,12 +30,14 @@ from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
 from mqtt.outbox import Outbox
 from mqtt.relay import Relay
+from mqtt.reply_policy import NODE_ASKERS, ReplyPolicy
 from mqtt.rpc import Dispatcher
 from mqtt.topics import NodeTopics
 
 log = logging.getLogger("vestibule.controller")
 VERSION = "0.1.0"
 READING_INTERVAL_S = 0.25
+STORE_DEVICE, STORAGE_FULL = "store", "storage_full"
 READING_KINDS = {OximeterReading: "oximeter", ThermometerReading: "thermometer", ScanReading: "scanner"}
 
 
@@ -58,6 +60,7 @@ class Controller:
         self.outbox = Outbox(self.store, site=config.site.id, node=config.node.id, tz=self.tz,
                              max_rows=config.node.outbox_max_rows, clock=self.clock)
         self.schedule = ScheduleCache(self.store)
+        self.store.on_storage(self._storage_changed)
         client_id = client_id or f"vestibule-{config.node.id}"
         self.client = MqttClient(config.broker.host, config.broker.port, client_id, role="controller",
                                  reply_topic=self.topics.reply("controller", client_id),
@@ -68,7 +71,8 @@ class Controller:
         self.client.on_connect(self._connected)
         self.client.on_disconnect(self._disconnected)
         self.relay = Relay(self.client, self.outbox, self.topics)
-        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd")
+        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd",
+                                   answers_to=ReplyPolicy(self.topics, NODE_ASKERS))
         self.commands.route("ping", _PingRequest, self._ping)
         self.bus = Bus()
         if devices is None:
@@ -116,11 +120,16 @@ class Controller:
         return NodeStatus(online=online, session=self.session, ts=self.now(), version=VERSION)
 
     def _connected(self) -> None:
-        with self.store.transaction() as tx:
-            tx.meta_set("session", self.session)
+        try:
+            with self.store.transaction() as tx:
+                tx.meta_set("session", self.session)
+        except StorageFull:
+            log.error("session %d not persisted: the disk is full", self.session)
         self.client.publish(self.topics.status, self._status(True), retain=True)
         for status in self.devices.statuses():
             self._device_status(status)
+        if self.store.full:
+            self._storage_changed(True)
         log.info("node %s online, session %d, %d events waiting", self.config.node.id, self.session,
                  self.outbox.backlog())
 
@@ -141,6 +150,16 @@ class Controller:
         message = DeviceStatusMessage(device=status.device, kind=status.kind, state=status.state.value,
                                       problems=list(status.problems), ts=self.now())
         self.client.publish(self.topics.device_status(status.device), message, retain=True)
+
+    def _storage_changed(self, full: bool) -> None:
+        """The node's disk filled up, or takes writes again: a device problem of the node itself."""
+        message = DeviceStatusMessage(device=STORE_DEVICE, kind="store", state="fault" if full else "ready",
+                                      problems=[STORAGE_FULL] if full else [], ts=self.now())
+        self.client.publish(self.topics.device_status(STORE_DEVICE), message, retain=True)
+        if not full:
+            # nothing could be written while full: the episode goes to the core now, opened and cleared
+            for cleared in (False, True):
+                self._device_problem(STORE_DEVICE, "store", STORAGE_FULL, cleared)
 
     def _device_problem(self, device: str, kind: str, problem: str, cleared: bool) -> None:
         self.outbox.emit("device.problem", {"device": device, "kind": kind, "problem": problem, "cleared": cleared})

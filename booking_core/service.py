@@ -29,8 +29,8 @@ from booking_core.records import (CHILD_FLAG, SPECIALTIES, CoreAppointment, age_
 from booking_core.schedule import SLOT, day_grid, free_slots, generate_schedule, on_grid
 from booking_core.store import CoreStore, SlotTaken
 from mqtt.models import (EVENT_MODELS, REQUEST_MODELS, BookingCreate, CallCommand, CheckinAnswer, CheckinCompleted,
-                         CheckinRequest, CoreStatus, EventEnvelope, LookupByCode, ScheduleSnapshot, Slot,
-                         SlotsAnswer, SlotsSearch, TicketIssued)
+                         CheckinRequest, CoreStatus, EventEnvelope, LookupByCode, RoutingBox, ScheduleSnapshot,
+                         Slot, SlotsAnswer, SlotsSearch, TicketIssued)
 from mqtt.rpc import Dispatcher, RequestError
 from mqtt.topics import SiteTopics
 
@@ -329,10 +329,21 @@ class DevCore:
         log.info("event %s %s from %s session %d seq %d%s%s", envelope.type, envelope.id, envelope.node,
                  envelope.session, envelope.seq, " historical" if envelope.historical else "",
                  "" if model else " (type unknown to the contract; kept)")
+        if isinstance(data, RoutingBox):
+            self._inform_doctor(envelope.id, data, received)
         with self._events:
             self._events.notify_all()
         if self.demo and data is not None:
             self._remember_for_calls(data)
+
+    def _inform_doctor(self, event_id: str, data: RoutingBox, at: datetime) -> None:
+        """The stand-in's doctor's workstation: a record and a log line (a doctor's name is not
+        patient data; the booking code says which patient)."""
+        booked = self.store.get(data.booking)
+        known = doctor(data.doctor_id)
+        name = known.name if known else (booked.doctor_name if booked else data.doctor_id)
+        self.store.add_notification(event_id, data.booking, data.doctor_id, name, at)
+        log.info("doctor %s (%s) informed: booking %s went to the isolation box", name, data.doctor_id, data.booking)
 
     def _malformed(self, topic: str, reason: str) -> None:
         count = self.store.count_malformed()
@@ -424,6 +435,10 @@ class DevCore:
 
     def checkins(self) -> list[dict]:
         return self.store.checkins()
+
+    def notifications(self) -> list[dict]:
+        """Doctors informed that their patient went to the box: event, booking, doctor_id, doctor, at."""
+        return self.store.notifications()
 
     def snapshot_version(self) -> int:
         return self.store.version(self.today())

@@ -16,6 +16,7 @@ from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
 from kiosk.features.calls.handler import CallHandler
 from foundation.config import VestibuleConfig
+from kiosk.node.feature import Bus
 from kiosk.node.schedule_cache import ScheduleCache
 from foundation.store import Store
 from mqtt.client import MqttClient
@@ -47,6 +48,7 @@ class Controller:
                                  username=config.broker.username, password=config.broker.password(),
                                  tls=config.broker.tls, keepalive=config.broker.keepalive_s)
         self.session = self.store.meta("session") + 1
+        self.bus = Bus()  # in-process happenings between features (kiosk/node/feature.py)
         self.client.set_will(self.topics.status, self._status(False))
         self.client.on_connect(self._connected)
         self.client.on_disconnect(self._disconnected)
@@ -101,6 +103,7 @@ class Controller:
 
     def _device_reading(self, device: str, reading) -> None:
         self._publish_reading(device, reading)
+        self.bus.send("device.reading", device, reading)
         for ext in self._extensions:
             handler = getattr(ext, "on_reading", None)
             if handler:

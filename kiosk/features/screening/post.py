@@ -67,6 +67,7 @@ class Session:
     post: str
     visit: Visit
     opened: float  # monotonic
+    began: float  # wall time (the devices' clock): only readings after it are this patient's
     temperatures: dict[str, rules.Temperature] = field(default_factory=dict)  # by site
     oximetry: rules.Oximetry | None = None
     answers: dict[str, str] = field(default_factory=dict)
@@ -95,6 +96,7 @@ class ScreeningPosts:
             if dev.kind in KINDS and dev.role:
                 self.posts.setdefault(dev.role, {}).setdefault(dev.kind, device_id)
         ids = {d for post in self.posts.values() for d in post.values()}
+        self._wall = wall
         self.readings = ReadingBuffer(ids, wall=wall)
         self.rules = {"thermometer": _rule(section.thermometer_stable), "oximeter": _rule(section.oximeter_stable)}
         self._sessions: dict[str, Session] = {}
@@ -175,7 +177,8 @@ class ScreeningPosts:
         except NotFound as exc:
             log.info("screening at %s: %s %s: %s", cmd.post, cmd.by, cmd.code or cmd.ticket, exc.code)
             raise RequestError(exc.code, exc.message) from None
-        session = Session(id=uuid.uuid4().hex[:16], post=cmd.post, visit=visit, opened=time.monotonic())
+        session = Session(id=uuid.uuid4().hex[:16], post=cmd.post, visit=visit, opened=time.monotonic(),
+                          began=self._wall())
         with self._lock:
             self._sessions[session.id] = session
         suggested, _ = self._suggest(session)
@@ -194,7 +197,7 @@ class ScreeningPosts:
         if device is None:
             raise RequestError("device_unavailable", f"post {session.post} has no {kind} configured")
         rule = self.rules[kind]
-        after = session.last_capture.get(device, float("-inf"))
+        after = session.last_capture.get(device, session.began)
 
         def available() -> bool:
             return self.device_state(device) not in (None, "offline")

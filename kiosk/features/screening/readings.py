@@ -56,8 +56,8 @@ class ReadingBuffer:
 
         Readings taken before the request count: staff press capture once the live value on
         their screen has settled, and that is the value they get. Only readings newer than
-        `after` (the device time of this session's previous capture from the device) count, so
-        the neck is never given the forehead's readings."""
+        `after` count: the session's start (never the previous patient's readings), then the
+        device time of its previous capture from the device (the neck never gets the forehead's)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:

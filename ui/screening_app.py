@@ -72,7 +72,7 @@ class ScreeningApp(App):
     outcome_decision = StringProperty("pass")
 
     def __init__(self, config, *, post_id: str, lang: str | None = None, client=None, kiosk_mode: bool = True,
-                 **kwargs):
+                 state_file: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.kv_file = str(KV_FILE)
         self.node_config = config
@@ -90,6 +90,8 @@ class ScreeningApp(App):
         self._pending_decision = ""
         self._token = 0  # answers for a patient already gone are dropped
         self._return = None
+        self._state_path = state_file
+        self.state = None
         self.use_kivy_settings = False
 
     # -- texts ------------------------------------------------------------------------------------
@@ -133,6 +135,10 @@ class ScreeningApp(App):
         Window.bind(on_request_close=lambda *a, **k: self.kiosk_mode)
         Clock.schedule_interval(self._tick, 1.0)
         self._relabel()
+        if self._state_path:
+            from ui.screening_observer import StateFile
+            self.state = StateFile(self, self._state_path)
+            self.state.changed()
         if self.client:
             self.client.on_reading = self.on_reading
             self.client.on_scan = self.on_scan
@@ -177,6 +183,9 @@ class ScreeningApp(App):
         self._relabel()
 
     def _on_link(self, up: bool) -> None:
+        if self.state:
+            self.state.link = up
+            self.state.write()
         if up:
             self.refresh_info()
 
@@ -405,7 +414,8 @@ def run(args: argparse.Namespace) -> int:
                              password=screening_password(config, args.password_file))
     if not client.devices.get("thermometer") or not client.devices.get("oximeter"):
         log.warning("post %s: no thermometer or oximeter has this role in the config", args.post)
-    app = ScreeningApp(config, post_id=args.post, lang=args.lang, client=client, kiosk_mode=not args.windowed)
+    app = ScreeningApp(config, post_id=args.post, lang=args.lang, client=client, kiosk_mode=not args.windowed,
+                       state_file=args.state_file)
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop(), 0))
     app.run()
     return 0

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ class PostApp:
     def __init__(self, tmp_path: Path, broker_url: str, lang: str = "en"):
         self.lang = lang
         self.state_file = tmp_path / "screening-state.json"
-        self.log = open(tmp_path / "screening.log", "w+")
+        self.log = open(tmp_path / "screening.log", "w+")  # noqa: SIM115 (closed in stop())
         self.pointer = Pointer()
         self.proc = popen_child([sys.executable, "-m", "ui.screening_app", "--config",
                                  str(app_config(tmp_path, broker_url)), "--post", POST, "--windowed", "--lang", lang,
@@ -113,7 +113,7 @@ def app(tmp_path, broker, post):
 
 
 def scan(post, code: str) -> None:
-    message = DeviceReadingMessage(device=SCANNER, kind="scanner", ts=datetime.now(timezone.utc), code=code)
+    message = DeviceReadingMessage(device=SCANNER, kind="scanner", ts=datetime.now(UTC), code=code)
     post.app.publish(post.controller.topics.device_reading(SCANNER), message, qos=0)
 
 

@@ -125,7 +125,7 @@ class ScreeningPosts:
         return session
 
     def expire(self) -> int:
-        cutoff = time.monotonic() - self.cfg.session_expiry_s
+        cutoff = self.clock.monotonic() - self.cfg.session_expiry_s
         with self._lock:
             gone = [s for s in self._sessions.values() if s.opened < cutoff]
             for s in gone:
@@ -177,7 +177,7 @@ class ScreeningPosts:
         except NotFound as exc:
             log.info("screening at %s: %s %s: %s", cmd.post, cmd.by, cmd.code or cmd.ticket, exc.code)
             raise RequestError(exc.code, exc.message) from None
-        session = Session(id=uuid.uuid4().hex[:16], post=cmd.post, visit=visit, opened=time.monotonic(),
+        session = Session(id=uuid.uuid4().hex[:16], post=cmd.post, visit=visit, opened=self.clock.monotonic(),
                           began=self._wall())
         with self._lock:
             self._sessions[session.id] = session

@@ -20,7 +20,7 @@ def _observations(event) -> list[dict]:
     return [{k: v for k, v in o.items() if v is not None} for o in event.data["observations"]]
 
 
-def test_fever_goes_to_the_box_with_routing_box_and_the_doctor_informed(post):
+def test_fever_goes_to_the_box_with_routing_box_and_the_doctor_informed(post, caplog):
     appt = post.booking(doctor_id="d-therapist-1")
     set_patient(post.thermometer, celsius=38.25)
     set_patient(post.oximeter, spo2=97, pulse=88)
@@ -52,6 +52,9 @@ def test_fever_goes_to_the_box_with_routing_box_and_the_doctor_informed(post):
     assert (note["booking"], note["doctor"]) == (appt.booking, "Петрова А. С.")
     text = json.dumps([e.data for e in post.core.inbox()], ensure_ascii=False)
     assert "Тестова" not in text and "1980-05-17" not in text and "79990001122" not in text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "doctor Петрова А. С. (d-therapist-1) informed" in logged
+    assert "Тестова" not in logged and "1980-05-17" not in logged
 
 
 def test_each_temperature_is_its_own_reading_recorded_as_reported(post):

@@ -23,13 +23,11 @@ WAIT = 20.0
 
 
 def set_patient(sim, **values) -> None:
-    """Set what the patient in front of a simulator shows (the one place tests touch the
-    simulators' controls; switch to the simulators' `set(**values)` once it exists).
+    """Set what the patient in front of a simulator shows: the one place the screening tests touch
+    the simulators' controls (their set_* methods today; at merge, the simulators' `set(**values)`
+    being added by the devices work goes here, with its own key names).
       oximeter:    spo2, pulse, finger_out
       thermometer: celsius, ambient_celsius, sensor_error"""
-    if hasattr(sim, "set"):
-        sim.set(**values)
-        return
     if isinstance(sim, ContecSim):
         if "finger_out" in values:
             sim.set_finger_out(values.pop("finger_out"))

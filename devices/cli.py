@@ -6,12 +6,14 @@ Every handler returns an exit code: 0 ok, 1 device problem (clear message, no tr
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import inspect
 import os
 import signal
 import sys
 import threading
+import time
 
 from devices import registry
 from devices.errors import DeviceError
@@ -169,6 +171,8 @@ def _sim(args) -> int:
         print(f"type `set KEY=VALUE ...` to change {', '.join(cls.SETTINGS)}; `help` for more", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if hasattr(signal, "SIGTTIN"):
+        signal.signal(signal.SIGTTIN, signal.SIG_IGN)  # see _control
     # stdin is read on its own thread: a signal must end the simulator even while a read waits,
     # and the end of stdin (a sim started in the background) must not.
     threading.Thread(target=_control, args=(sim, sys.stdin, sys.stdout, sys.stderr), daemon=True,
@@ -183,18 +187,30 @@ def _sim(args) -> int:
 
 
 def _control(sim, lines, out, err) -> None:
-    """Commands typed into a running simulator, one a line: `set KEY=VALUE ...`, `help`."""
-    try:
-        for line in lines:
-            words = line.split()
-            if not words:
-                continue
-            try:
-                print(_command(sim, words), file=out, flush=True)
-            except ValueError as exc:
-                print(f"error: {exc}", file=err, flush=True)
-    except (OSError, ValueError):  # stdin closed under us
-        return
+    """Commands typed into a running simulator, one a line: `set KEY=VALUE ...`, `help`.
+
+    Started in the background of a shell (`vestibule sim ... &`), reading the terminal would stop
+    the whole simulator (SIGTTIN): _sim ignores that signal, so the read fails with EIO instead
+    and is tried again now and then, and `fg` brings the controls back."""
+    while True:
+        try:
+            line = lines.readline()
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                return
+            time.sleep(1.0)  # in the background of a shell: wait to be brought to the foreground
+            continue
+        except ValueError:  # stdin closed under us
+            return
+        if not line:
+            return  # end of input; the simulator runs on until stopped
+        words = line.split()
+        if not words:
+            continue
+        try:
+            print(_command(sim, words), file=out, flush=True)
+        except ValueError as exc:
+            print(f"error: {exc}", file=err, flush=True)
 
 
 def _command(sim, words: list[str]) -> str:

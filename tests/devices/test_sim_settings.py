@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -224,3 +225,41 @@ def test_a_sim_started_without_stdin_keeps_running_until_stopped(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_sim_started_in_the_background_of_a_shell_keeps_serving(tmp_path, make_driver):
+    # `vestibule sim ... &` in an interactive shell: reading the terminal from the background
+    # would stop the whole simulator (SIGTTIN), as docs/firmware-flashing.md starts one.
+    import pty
+    import select
+
+    link = tmp_path / "oximeter"
+    shell, fd = pty.fork()
+    if shell == 0:
+        os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+    sim_pid = None
+    try:
+        os.write(fd, f"{VESTIBULE} sim oximeter --protocol contec --link {link} & echo PID=$!\n".encode())
+        seen, deadline = b"", time.monotonic() + 15
+        while (sim_pid is None or not os.path.lexists(link)) and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.1)[0]:
+                seen += os.read(fd, 4096)
+            found = [w for w in seen.split() if w.startswith(b"PID=") and w[4:].isdigit()]
+            sim_pid = int(found[0][4:]) if found else None
+        assert sim_pid is not None and os.path.lexists(link), seen
+        time.sleep(1.0)  # long enough for its control thread to have tried the terminal
+        state = Path(f"/proc/{sim_pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state != "T", "the background simulator was stopped by the terminal"
+        dev = make_driver(ContecOximeter, SimpleNamespace(link_path=str(link)))
+        dev.open()
+        read_until(dev, lambda r: r.spo2 == 97)
+    finally:
+        if sim_pid is not None:
+            os.kill(sim_pid, signal.SIGTERM)
+        os.write(fd, b"exit\n")
+        deadline = time.monotonic() + 5
+        while os.waitpid(shell, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(shell, signal.SIGKILL)
+            time.sleep(0.05)
+        os.close(fd)

@@ -23,19 +23,20 @@ WAIT = 20.0
 
 
 def set_patient(sim, **values) -> None:
-    """Set what the patient in front of a simulator shows: the one place the screening tests touch
-    the simulators' controls (their set_* methods today; at merge, the simulators' `set(**values)`
-    being added by the devices work goes here, with its own key names).
-      oximeter:    spo2, pulse, finger_out
-      thermometer: celsius, ambient_celsius, sensor_error"""
+    """Set what the patient in front of a simulator shows, through the simulators' live settings
+    (`set(**values)`, all or nothing). The screening tests' names map onto them:
+      oximeter:    spo2, pulse, finger_out (-> probe finger_out | ok)
+      thermometer: celsius (-> object), ambient_celsius (-> ambient), sensor_error (-> sensor error | ok)"""
     if isinstance(sim, ContecSim):
         if "finger_out" in values:
-            sim.set_finger_out(values.pop("finger_out"))
-        sim.set_values(**values)
+            values["probe"] = "finger_out" if values.pop("finger_out") else "ok"
+        sim.set(**values)
     else:
+        renamed = {"celsius": "object", "ambient_celsius": "ambient"}
+        settings = {renamed.get(k, k): v for k, v in values.items() if k != "sensor_error"}
         if "sensor_error" in values:
-            sim.inject(sensor_error=values.pop("sensor_error"))
-        sim.set_temperature(**values)
+            settings["sensor"] = "error" if values["sensor_error"] else "ok"
+        sim.set(**settings)
 
 
 def as_reported(celsius: float) -> float:

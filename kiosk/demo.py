@@ -377,12 +377,14 @@ def run_demo(args) -> int:
     rc = 0
     try:
         if not scenario.client.wait_connected(10):
-            say("demo    cannot reach the broker"); return 1
+            say("demo    cannot reach the broker")
+            return 1
         # the controller's retained status says when it serves commands
         ok = _wait_for(lambda: scenario.schedule is not None and scenario.node_online.is_set(), 30)
         ping = scenario.request("ping", {}) if ok else None
         if ping is None or ping.status != "ok":
-            say("demo    the controller did not answer; see its log"); return 1
+            say("demo    the controller did not answer; see its log")
+            return 1
         say(f"ready   node {ping.data['node']} session {ping.data['session']}, core "
             f"{'online' if ping.data['core_online'] else 'offline'}, {len(scenario.schedule.appointments)} appointments today")
         headless = args.headless or not os.environ.get("DISPLAY")

@@ -5,7 +5,7 @@ node accepts as commands forbid them (a misspelt key is an error answer, not a s
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter

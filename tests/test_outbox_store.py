@@ -1,7 +1,6 @@
 """The outbox's guarantees at the store level: atomic with the business row, seq across restarts, a bound."""
 from __future__ import annotations
 
-import json
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -65,9 +65,15 @@ class Store:
         with self.lock:
             if "meta" not in self.db.table_names():
                 self.db["meta"].create({"key": str, "value": int}, pk="key")
-            for create in _SCHEMA_HOOKS:
-                create(self.db)
             self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    def ensure(self, *creators) -> None:
+        """Run table creators (idempotent functions of the sqlite-utils Database) under the lock.
+        Each owner of a table calls this for its own tables: a store holds only what its
+        process uses (the stand-in core's store never gets the node's tables, nor the reverse)."""
+        with self.lock:
+            for create in creators:
+                create(self.db)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -94,12 +100,3 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
-
-
-_SCHEMA_HOOKS: list = []
-
-
-def schema(fn):
-    """Register a function that creates a module's tables (idempotent) when a Store opens."""
-    _SCHEMA_HOOKS.append(fn)
-    return fn

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from ulid import ULID
 
-from foundation.store import Store, Tx, schema
+from foundation.clock import Clock
+from foundation.store import Store, Tx
 from mqtt.models import EVENT_MODELS, EventEnvelope
 from mqtt.rpc import RequestError
 
@@ -49,7 +50,6 @@ def _runs(seqs: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-@schema
 def _create_outbox(db) -> None:
     if "outbox" not in db.table_names():
         db["outbox"].create({"seq": int, "id": str, "type": str, "ts": str, "created_ns": int,
@@ -70,8 +70,11 @@ class PendingEvent:
 
 
 class Outbox:
-    def __init__(self, store: Store, *, site: str, node: str, tz: ZoneInfo, max_rows: int = 500_000):
+    def __init__(self, store: Store, *, site: str, node: str, tz: ZoneInfo, max_rows: int = 500_000,
+                 clock: Clock | None = None):
         self.store = store
+        self.clock = clock or Clock(tz)  # stamps `ts`; delivery bookkeeping uses real time_ns
+        store.ensure(_create_outbox)
         self.site = site
         self.node = node
         self.tz = tz
@@ -99,7 +102,7 @@ class Outbox:
         seq = tx.meta_increment("next_seq")
         tx.meta_set(BACKLOG_KEY, backlog + 1)
         event_id = str(ULID())
-        ts = (when or datetime.now(self.tz)).isoformat(timespec="milliseconds")
+        ts = (when or self.clock.now()).isoformat(timespec="milliseconds")
         tx.execute(
             "INSERT INTO outbox (seq, id, type, ts, created_ns, session, data) VALUES (?,?,?,?,?,?,?)",
             (seq, event_id, event_type, ts, time.time_ns(), tx.meta_get("session"),

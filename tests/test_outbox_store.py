@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ulid import ULID
 
-from foundation.store import Store, schema
+from foundation.store import Store
 from mqtt.outbox import Outbox, OutboxFull
 
 TZ = ZoneInfo("Europe/Moscow")
@@ -15,7 +15,6 @@ TICKET = {"ticket": "A001", "service": "registration", "priority": False, "chann
           "booking": None, "kiosk": "kiosk-1", "printed": True}
 
 
-@schema
 def _business_table(db):
     if "test_business" not in db.table_names():
         db["test_business"].create({"id": int, "what": str}, pk="id")
@@ -23,6 +22,7 @@ def _business_table(db):
 
 def outbox_at(path, **kwargs):
     store = Store(path)
+    store.ensure(_business_table)
     return store, Outbox(store, site="spb-dunaisky", node="entrance-1", tz=TZ, **kwargs)
 
 

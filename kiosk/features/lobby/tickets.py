@@ -33,13 +33,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from foundation.store import Store, Tx, schema
+from foundation.store import Store, Tx
 from mqtt.rpc import RequestError
 
 MAX_NUMBER = 9999  # four digits at most: see above
 
 
-@schema
 def _create(db) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS ticket_counters (
         day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (day, prefix))""")
@@ -96,6 +95,7 @@ class IssuedTicket:
 class TicketBook:
     def __init__(self, store: Store, tz: ZoneInfo):
         self.store = store
+        store.ensure(_create)
         self.tz = tz
         self._lock = threading.Lock()
         self._inflight: dict[str, Reservation] = {}  # day/number -> reserved, not yet recorded

@@ -4,7 +4,8 @@ It publishes only while the broker is connected AND the core's retained status, 
 current connection, says online (Sparkplug's rule: edge nodes are gated on the primary host). A
 new connection starts offline: a broker restarted without its persistence has no retained status,
 and the core behind it may be gone too. Rows go out in seq order at QoS 1, up to `window` in
-flight; a row is marked delivered when its PUBACK arrives and kept for the redelivery window.
+flight; a row is marked delivered once its PUBACK arrives (written in batches: a mark lost to a
+crash only means the row is sent again) and kept for the redelivery window.
 
 A PUBACK means the broker has the event, not the core. So every time the core's status goes
 (back) to online, whether on a new connection or on the same one, the rows delivered inside the

@@ -171,12 +171,22 @@ class Outbox:
         if not seqs:
             return
         now = time.time_ns()
-        with self.store.transaction() as tx:
-            cur = tx.conn.executemany(
-                "UPDATE outbox SET delivered_ns = ? WHERE seq BETWEEN ? AND ? AND delivered_ns IS NULL",
-                [(now, first, last) for first, last in _runs(seqs)])
-            if cur.rowcount:
-                tx.meta_set(BACKLOG_KEY, tx.meta_get(BACKLOG_KEY) - cur.rowcount)
+        # Without an fsync of its own: a mark lost to a power cut only means the row is sent
+        # again (at least once; the core deduplicates), and the next durable commit of the
+        # store syncs the WAL, this mark included.
+        with self.store.lock:
+            conn = self.store.conn
+            durability = conn.execute("PRAGMA synchronous").fetchone()[0]
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self.store.transaction() as tx:
+                    cur = tx.conn.executemany(
+                        "UPDATE outbox SET delivered_ns = ? WHERE seq BETWEEN ? AND ? AND delivered_ns IS NULL",
+                        [(now, first, last) for first, last in _runs(seqs)])
+                    if cur.rowcount:
+                        tx.meta_set(BACKLOG_KEY, tx.meta_get(BACKLOG_KEY) - cur.rowcount)
+            finally:
+                conn.execute(f"PRAGMA synchronous={int(durability)}")
 
     def prune(self, window_s: float = REDELIVER_WINDOW_S) -> int:
         """Delete rows delivered longer ago than the redelivery window."""

@@ -9,8 +9,21 @@ from foundation.config import load_config
 from mqtt.commands import CheckinCommand
 from tests.conftest import ROOT
 from ui import i18n
-from ui.kiosk_model import (birth_date, booked_view, checkin_view, confirm_lines, error_view, parse_info,
-                            phone_number, scanned_code, show_birth, show_phone, slot_label, ticket_view, type_code)
+from ui.kiosk_model import (
+    birth_date,
+    booked_view,
+    checkin_view,
+    confirm_lines,
+    error_view,
+    parse_info,
+    phone_number,
+    scanned_code,
+    show_birth,
+    show_phone,
+    slot_label,
+    ticket_view,
+    type_code,
+)
 
 CONFIG = load_config(ROOT / "config" / "example.toml")
 TODAY = date(2026, 11, 23)

@@ -11,7 +11,7 @@ from string import Formatter
 LANGS = ("ru", "zh", "en")
 
 # Each language's own name, shown on the language buttons whatever the current language.
-LANG_NAMES = {"ru": "RU", "zh": "中文", "en": "EN"}
+LANG_NAMES = {"ru": "Русский", "zh": "中文", "en": "English"}
 
 RU = {
     "greeting_morning": "Доброе утро!",
@@ -97,6 +97,26 @@ RU = {
     "feedback_high": "10 — обязательно",
     "feedback_skip": "Пропустить",
     "thanks": "Спасибо! Будьте здоровы",
+    "welcome_rate": "Оценить визит",
+    "paper_out": "В принтере кончилась бумага: номер покажем на экране",
+    "printer_down": "Принтер не работает: номер покажем на экране",
+    "idle_title": "Вы ещё здесь?",
+    "idle_countdown": "Через {n} с всё начнётся сначала",
+    "idle_stay": "Да, продолжить",
+    "you_typed": "Вы ввели: {code}",
+    "sameday_confirm_title": "Записать вас на это время?",
+    "sameday_book": "Да, записаться",
+    "sameday_other": "Другое время",
+    "rate_title": "Оцените визит",
+    "rate_hint": "Поднесите QR-код с талона к сканеру или введите номер талона",
+    "rate_invalid": "Номер талона — буква и три цифры, например T014",
+    "callback_title": "Перезвонить вам?",
+    "callback_text": "Мы позвоним по номеру из вашей записи и спросим, что пошло не так",
+    "callback_yes": "Да, перезвоните мне",
+    "callback_no": "Нет, спасибо",
+    "access": "Крупный текст",
+    "wait_line": "ждут {n} · около {minutes} мин",
+    "wait_count": "ждут {n}",
 }
 
 ZH = {
@@ -183,6 +203,26 @@ ZH = {
     "feedback_high": "10 — 一定会",
     "feedback_skip": "跳过",
     "thanks": "谢谢！祝您健康",
+    "welcome_rate": "评价本次就诊",
+    "paper_out": "打印机缺纸：号码将显示在屏幕上",
+    "printer_down": "打印机故障：号码将显示在屏幕上",
+    "idle_title": "您还在吗？",
+    "idle_countdown": "{n} 秒后将返回首页",
+    "idle_stay": "是，继续",
+    "you_typed": "您输入的是：{code}",
+    "sameday_confirm_title": "预约这个时间？",
+    "sameday_book": "是，预约",
+    "sameday_other": "选其他时间",
+    "rate_title": "评价本次就诊",
+    "rate_hint": "请将号票上的二维码对准扫描器，或输入号票号码",
+    "rate_invalid": "号票号码为一个字母加三位数字，例如 T014",
+    "callback_title": "需要我们给您回电吗？",
+    "callback_text": "我们将拨打您预约时留下的号码，了解哪里做得不好",
+    "callback_yes": "好的，请给我回电",
+    "callback_no": "不用了，谢谢",
+    "access": "大字体",
+    "wait_line": "等候 {n} 人 · 约 {minutes} 分钟",
+    "wait_count": "等候 {n} 人",
 }
 
 EN = {
@@ -269,6 +309,26 @@ EN = {
     "feedback_high": "10 — definitely",
     "feedback_skip": "Skip",
     "thanks": "Thank you! Stay well",
+    "welcome_rate": "Rate your visit",
+    "paper_out": "The printer is out of paper: your number will be shown on screen",
+    "printer_down": "The printer is not working: your number will be shown on screen",
+    "idle_title": "Are you still there?",
+    "idle_countdown": "Starting over in {n} s",
+    "idle_stay": "Yes, continue",
+    "you_typed": "You typed: {code}",
+    "sameday_confirm_title": "Book this time?",
+    "sameday_book": "Yes, book it",
+    "sameday_other": "Another time",
+    "rate_title": "Rate your visit",
+    "rate_hint": "Hold the QR code of your receipt to the scanner, or type the ticket number",
+    "rate_invalid": "A ticket number is a letter and three digits, e.g. T014",
+    "callback_title": "Shall we call you back?",
+    "callback_text": "We will call the number of your booking to ask what went wrong",
+    "callback_yes": "Yes, call me back",
+    "callback_no": "No, thank you",
+    "access": "Large text",
+    "wait_line": "{n} waiting · about {minutes} min",
+    "wait_count": "{n} waiting",
 }
 
 STRINGS = {"ru": RU, "zh": ZH, "en": EN}

@@ -64,9 +64,17 @@ def test_the_layout_oracle_finds_nothing_wrong_on_any_screen(tour):
     """Nothing outside the window or hidden behind a scroll, no overlaps, no text spilling out of
     its box, every touch target at least 15 mm, every text at least 5 mm and at 4.5:1 contrast."""
     _lang, _orientation, report = tour
-    assert sorted(report) == sorted(SCREENS)
-    problems = [f"{screen}: {p}" for screen, found in report.items() for p in found]
+    assert sorted(report["problems"]) == sorted(SCREENS)
+    problems = [f"{screen}: {p}" for screen, found in report["problems"].items() for p in found]
     assert not problems, "\n".join(problems)
+
+
+def test_the_code_keys_stay_put_whether_the_field_is_empty_or_full(tour):
+    """Fault 1: an empty field shrank to a line and the keys jumped under the finger."""
+    _lang, _orientation, report = tour
+    where = report["keypad"]
+    assert {"code", "code_empty", "code_idle"} <= set(where)
+    assert where["code_empty"] == where["code"] == where["code_idle"], where
 
 
 def test_no_screenshot_is_blank(tour):

@@ -334,6 +334,19 @@ def test_try_again_keeps_the_typed_code_and_the_error_shows_it(env, kiosk):
     wait_until(lambda: kiosk.state().get("code") == "BK-7Q4M", what="one character erased")
 
 
+def test_large_text_and_high_contrast_are_one_tap_away_on_every_screen(env, kiosk):
+    for screen, go in (("code", "welcome_booking"), ("services", "home"), ("sameday", "home")):
+        if go == "home":
+            kiosk.wait_screen("welcome", after=kiosk.tap("home"))
+            go = "welcome_ticket" if screen == "services" else "welcome_sameday"
+        state = kiosk.wait_screen(screen, after=kiosk.tap(go))
+        assert tr("access", "ru") in [b["text"] for b in state["buttons"]], screen
+    kiosk.tap("access")
+    wait_until(lambda: kiosk.state().get("access") is True, what="accessibility mode on")
+    state = kiosk.wait_screen("sameday", after=time.time() - 0.5)
+    assert state["screen"] == "sameday"  # the same screen, now larger and in high contrast
+
+
 def test_paper_out_is_on_the_welcome_screen_before_anyone_takes_a_ticket(env, start_kiosk):
     env.sim.paper_out = True
     wait_until(lambda: "paper_out" in env.ok("kiosk.info", {"lang": "ru"})["printer"]["problems"],

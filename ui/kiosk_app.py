@@ -84,12 +84,13 @@ PALETTES = {
                "on_accent": _WHITE, "accent_ink": _BLUE, "pale": (0.85, 0.9, 0.98, 1), "field": _WHITE,
                "alert_bg": (0.62, 0.0, 0.0, 1), "on_alert": _WHITE, "alert_ink": (0.62, 0.0, 0.0, 1),
                "warn": (1, 0.84, 0.0, 1), "ink_on_warn": _INK, "bar": _BLUE, "on_bar": _WHITE,
-               "bar_button": _WHITE, "bar_button_ink": _BLUE},
+               "bar_button": _WHITE, "bar_button_ink": _BLUE, "bar_edge": _BLUE},
     "contrast": {"bg": (0, 0, 0, 1), "ink": _WHITE, "accent": (1, 0.9, 0.0, 1), "accent_down": (0.8, 0.7, 0.0, 1),
                  "on_accent": (0, 0, 0, 1), "accent_ink": (1, 0.9, 0.0, 1), "pale": (0.2, 0.2, 0.2, 1),
                  "field": (0, 0, 0, 1), "alert_bg": (1, 0.4, 0.4, 1), "on_alert": (0, 0, 0, 1),
                  "alert_ink": (1, 0.5, 0.5, 1), "warn": (1, 0.9, 0.0, 1), "ink_on_warn": (0, 0, 0, 1),
-                 "bar": (0, 0, 0, 1), "on_bar": _WHITE, "bar_button": (1, 0.9, 0.0, 1), "bar_button_ink": (0, 0, 0, 1)},
+                 "bar": (0, 0, 0, 1), "on_bar": _WHITE, "bar_button": (1, 0.9, 0.0, 1), "bar_button_ink": (0, 0, 0, 1),
+                 "bar_edge": _WHITE},
 }
 
 
@@ -168,6 +169,7 @@ class KioskApp(App):
         Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard,
                     on_touch_down=self._touched, size=self._window_size)
         self._window_size(Window, Window.size)
+        self._update_clock()
         Clock.schedule_interval(self._tick, 1.0)
         self.end_session()
         if self.client:
@@ -283,7 +285,7 @@ class KioskApp(App):
 
     def _tick(self, dt) -> None:
         idle = time.monotonic() - self._last_touch
-        self.clock_text = datetime.now(self.node_config.site.tz).strftime("%H:%M")
+        self._update_clock()
         if self.screen == "welcome":
             if (self.lang != self.default_lang or self.access) and idle > self.idle_timeout:
                 self.end_session()
@@ -302,6 +304,9 @@ class KioskApp(App):
             return
         log.info("idle for %.0f s on %s: back to welcome", idle, self.screen)
         self.end_session()
+
+    def _update_clock(self) -> None:
+        self.clock_text = datetime.now(self.node_config.site.tz).strftime("%H:%M")
 
     # -- "still there?" -----------------------------------------------------------------------------
     def _show_idle_prompt(self, left: int) -> None:

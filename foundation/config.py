@@ -109,6 +109,8 @@ class KioskConfig(Strict):
     dpi: float = Field(default=96.0, ge=40, le=600,
                        description="the touch screen's pixels per inch (e.g. 1920 px across a 21.5\" panel: 102); "
                                    "sizes targets and text in millimetres")
+    speaker: bool = Field(default=False, description="the kiosk has a speaker: in accessibility mode the result "
+                                                     "is read aloud by the offline voice of the call boards")
 
 
 class ServiceConfig(Strict):

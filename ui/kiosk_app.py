@@ -151,6 +151,10 @@ class KioskApp(App):
         self.lang = self.default_lang
         self.idle_prompt = None
         self._score: int | None = None
+        self.voice = None
+        if config.kiosk.speaker:
+            from ui.speech import Voice
+            self.voice = Voice(Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"vestibule-{kiosk_id}-voice")
 
     @property
     def countdown_s(self) -> float:
@@ -630,6 +634,9 @@ class KioskApp(App):
         for line in view.lines:
             box.add_widget(Factory.KLabel(text=line))
         self.go("result")
+        if self.access and self.voice is not None:
+            self.voice.say(". ".join([i18n.tr("your_number", self.lang), " ".join(view.number), *view.main]),
+                           self.lang)
 
     def _show_error_reply(self, reply) -> None:
         self.show_error(error_view(reply.code, reply.message, self.lang,

@@ -367,6 +367,10 @@ def test_idle_asks_still_there_with_a_countdown_and_continue_keeps_the_input(env
         return left if left and left < first else None
     later = wait_until(counted_down, timeout=5, what="the countdown going down")
     assert 0 < later < first <= 5
+    kiosk.tap("Q")  # a key under the prompt: the prompt takes the touch, nothing is typed
+    wait_until(lambda: kiosk.state().get("idle_left") == 0, what="prompt gone after a touch")
+    assert kiosk.state()["code"] == "BK7"
+    wait_until(lambda: kiosk.state().get("idle_left") or None, timeout=10, what="still-there prompt again")
     wait_until(lambda: tr("idle_stay", "ru") in [b["text"] for b in kiosk.state().get("buttons", [])],
                what="the continue button listed")
     kiosk.tap("idle_stay")

@@ -200,8 +200,10 @@ class KioskApp(App):
         return False
 
     def _touched(self, *args):
+        # runs before the touch reaches the widgets: the prompt must still be there to swallow a
+        # touch meant for it, so a tap beside "continue" cannot press the key beneath; it goes
+        # at the next tick (or at once by its own button)
         self._last_touch = time.monotonic()
-        self._hide_idle_prompt()
 
     def _window_size(self, window, size) -> None:
         self.portrait = size[1] > size[0]
@@ -301,6 +303,7 @@ class KioskApp(App):
             return  # the request has its own time limit; thanks ends the session itself
         limit = self.idle_timeout * (2 if self.screen == "result" and not self.result_printed else 1)
         if idle <= limit:
+            self._hide_idle_prompt()  # touched somewhere: still there
             return
         left = math.ceil(limit + self.countdown_s - idle)
         if left > 0:

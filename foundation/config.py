@@ -151,6 +151,11 @@ class ScreeningConfig(Strict):
 class KioskConfig(Strict):
     idle_timeout_s: float = Field(default=45.0, ge=10, le=600,
                                   description="seconds without a touch before the kiosk starts over and forgets the input")
+    dpi: float = Field(default=96.0, ge=40, le=600,
+                       description="the touch screen's pixels per inch (e.g. 1920 px across a 21.5\" panel: 102); "
+                                   "sizes targets and text in millimetres")
+    speaker: bool = Field(default=False, description="the kiosk has a speaker: in accessibility mode the result "
+                                                     "is read aloud by the offline voice of the call boards")
 
 
 class ServiceConfig(Strict):

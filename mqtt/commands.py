@@ -137,6 +137,9 @@ class FeedbackCommand(Request):
     booking: BookingCode | None = None
     comment: str | None = Field(default=None, max_length=500)
     lang: Lang = "ru"
+    # the patient agreed to be called back (asked only at a low score); staff call the number of
+    # the booking or ask at the desk: the phone number itself never goes on the wire
+    call_back: bool = False
 
 
 class KioskInfoCommand(Request):

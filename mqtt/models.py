@@ -164,6 +164,7 @@ class FeedbackSubmitted(Strict):
     ticket: str | None = None
     booking: str | None = None
     follow_up: bool
+    call_back: bool = False  # the patient consented to a call back (FeedbackCommand.call_back)
 
 
 class DeviceProblem(Strict):

@@ -178,6 +178,7 @@ def test_first_visit_goes_to_registration_before_the_doctor(env):
     before = env.printed()
     data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
     assert data["route"] == "registration"
+    assert data["ticket"] == "N001"  # the registration letter, not the therapist's T
     assert "регистратуру (кабинет 1)" in data["message"] and "кабинет 12" in data["message"]
     assert "Сначала пройдите в регистратуру" in env.next_document(before).text_lines
     assert env.wait_events("checkin.completed")[0].data["route"] == "registration"

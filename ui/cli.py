@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="1280x1024", help="window size with --windowed (WIDTHxHEIGHT)")
     p.add_argument("--idle-timeout", type=float, default=None,
                    help="seconds without a touch before starting over (default: kiosk.idle_timeout_s of the config)")
+    p.add_argument("--dpi", type=float, default=None,
+                   help="the screen's pixels per inch (default: kiosk.dpi of the config)")
     p.add_argument("--password-file", help="the kiosk's broker password (default: KIOSK-ID.password next to the node's)")
     p.add_argument("--state-file", type=Path, help=argparse.SUPPRESS)  # tests: the current screen as JSON
     p.add_argument("--snap-dir", type=Path, help=argparse.SUPPRESS)  # tests: a PNG of every screen shown

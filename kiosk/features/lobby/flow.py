@@ -193,7 +193,8 @@ class KioskFlow:
                                    "booking": cmd.booking, "follow_up": int(follow_up),
                                    "comment": (cmd.comment or "").strip() or None})
             self.outbox.append(tx, "feedback.submitted", FeedbackSubmitted(
-                score=cmd.score, ticket=cmd.ticket, booking=cmd.booking, follow_up=follow_up))
+                score=cmd.score, ticket=cmd.ticket, booking=cmd.booking, follow_up=follow_up,
+                call_back=follow_up and cmd.call_back))
         log.info("feedback %d%s", cmd.score, " (follow-up)" if follow_up else "")
         return FeedbackResult(follow_up=follow_up,
                               message=texts.text(cmd.lang, "feedback.follow_up" if follow_up else "feedback.thanks"))

@@ -26,7 +26,7 @@ from mqtt.client import MqttClient
 from booking_core.calls import CallQueue
 from booking_core.records import (CHILD_FLAG, SPECIALTIES, CoreAppointment, age_on, doctor, doctors_of,
                                   new_booking_code, phone_key)
-from booking_core.schedule import SLOT, day_grid, free_slots, generate_schedule, on_grid
+from booking_core.schedule import SLOT, day_grid, free_slots, generate_large_day, generate_schedule, on_grid
 from booking_core.store import CoreStore, SlotTaken
 from mqtt.models import (EVENT_MODELS, REQUEST_MODELS, BookingCreate, CallCommand, CheckinAnswer, CheckinCompleted,
                          CheckinRequest, CoreStatus, EventEnvelope, LookupByCode, ScheduleSnapshot, Slot,
@@ -52,8 +52,9 @@ class DevCore:
     def __init__(self, config: VestibuleConfig, db_path: str | Path, *, demo: bool, call_interval_s: float | None,
                  seed: int = 1, client_id: str | None = None, repeat_one_in: int = 8,
                  username: str | None = None, password: str | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, day_size: int | None = None):
         self.config = config
+        self.day_size = day_size  # a large generated day (scale tests, benchmarks) instead of the demo's
         self.site = config.site.id
         self.tz = config.site.tz
         self.topics = SiteTopics(self.site)
@@ -181,7 +182,10 @@ class DevCore:
         if generated and not stale:
             log.info("schedule %s kept from the database (v%d)", day, self.store.version(day))
             return
-        appointments = generate_schedule(self.site, self.tz, day, now, self.seed, demo=self.demo)
+        if self.day_size:
+            appointments = generate_large_day(self.site, self.tz, day, self.seed, self.day_size)
+        else:
+            appointments = generate_schedule(self.site, self.tz, day, now, self.seed, demo=self.demo)
         version = self.store.replace_day(day, appointments, int(now.timestamp()))
         own = sum(1 for a in appointments if a.site == self.site)
         log.info("schedule %s generated: %d appointments, %d of other sites (seed %d%s), v%d%s", day, own,

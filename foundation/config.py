@@ -58,6 +58,13 @@ class BrokerConfig(Strict):
     username: str | None = None
     password_file: Path | None = Field(default=None, description="file holding the password (never inline)")
     keepalive_s: int = Field(default=15, ge=5, le=600)
+    max_payload_mib: int = Field(default=64, ge=1, le=255,
+                                 description="largest MQTT payload the node reads (a 100,000-appointment day is ~46 MB); "
+                                             "a larger command is answered too_large")
+
+    @property
+    def max_payload(self) -> int:
+        return self.max_payload_mib * 1024 * 1024
 
     @field_validator("url")
     @classmethod

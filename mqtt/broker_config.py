@@ -12,6 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from mqtt.client import broker_message_limit
+
 ROLES = ("controller", "core", "kiosk", "screening", "board")
 
 
@@ -89,6 +91,7 @@ def render_conf(directory: Path, port: int = 1883, bind: str = "127.0.0.1") -> s
         "persistence_location /var/lib/mosquitto/",
         "autosave_interval 60",  # the broker is a secondary buffer; the outbox is the record
         "max_queued_messages 200000",
+        f"message_size_limit {broker_message_limit()}",  # payload bytes: a large site's day is ~46 MB
         "set_tcp_nodelay true",  # request/response and calls are small packets: no Nagle delay
         "log_dest syslog",
         "",

@@ -88,6 +88,8 @@ class KioskEnv:
     printer_options: dict = field(default_factory=lambda: {"scripts": ["latin", "cyrillic", "cjk"],
                                                            "cyrillic_codepage": 17})
     config_overrides: dict = field(default_factory=dict)
+    core_options: dict = field(default_factory=dict)  # DevCore keywords, e.g. day_size for a large day
+    startup_wait: float = WAIT
     core: DevCore | None = None
     controller: object = None
     ui: MqttClient | None = None
@@ -107,15 +109,15 @@ class KioskEnv:
         self.ui = self.new_ui("kiosk-ui-1")
         wait_until(lambda: self.controller.client.connected.is_set(), what="controller connected")
         wait_until(lambda: self.controller.relay.core_online, what="core online at the controller")
-        wait_until(lambda: self.controller.schedule.day(self.today()), what="schedule cached")
+        wait_until(lambda: self.controller.schedule.day(self.today()), self.startup_wait, what="schedule cached")
         wait_until(lambda: self.printer_ready(), what="printer ready")
         return self
 
     def start_core(self) -> DevCore:
         self.core = DevCore(self.config, self.tmp / "core.db", demo=True, call_interval_s=None, seed=7,
-                            clock=self.clock)
+                            clock=self.clock, **self.core_options)
         self.core.start()
-        assert self.core.wait_ready(WAIT), "stand-in core did not come up"
+        assert self.core.wait_ready(self.startup_wait), "stand-in core did not come up"
         return self.core
 
     def stop_core(self) -> None:

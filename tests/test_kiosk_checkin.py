@@ -224,7 +224,7 @@ def test_preview_shows_the_appointment_to_confirm_without_issuing_anything(env):
 def test_a_check_in_the_core_refuses_is_not_issued_and_the_patient_goes_to_registration(env, monkeypatch):
     appt = env.booking(minutes=5)
     # the booking is cancelled at the core, and the node's cached snapshot has not heard yet
-    monkeypatch.setattr(env.controller.schedule, "accept", lambda payload, now: False)
+    monkeypatch.setattr(env.controller.schedule, "take", lambda topic_day, payload, epoch: None)
     env.core.cancel(appt.booking)
     before = env.printed()
     error = env.error("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})

@@ -16,7 +16,7 @@ from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
 from kiosk.features.calls.handler import CallHandler
 from foundation.config import VestibuleConfig
-from kiosk.node.schedule_cache import ScheduleCache
+from kiosk.node.schedule_cache import ScheduleCache, cache_path
 from foundation.store import Store
 from mqtt.client import MqttClient
 from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
@@ -40,12 +40,13 @@ class Controller:
         self.store = Store(config.node.store)
         self.outbox = Outbox(self.store, site=config.site.id, node=config.node.id, tz=self.tz,
                              max_rows=config.node.outbox_max_rows)
-        self.schedule = ScheduleCache(self.store)
+        self.schedule = ScheduleCache(cache_path(config.node.store), self.tz, lambda: self.now())
         client_id = client_id or f"vestibule-{config.node.id}"
         self.client = MqttClient(config.broker.host, config.broker.port, client_id, role="controller",
                                  reply_topic=self.topics.reply("controller", client_id),
                                  username=config.broker.username, password=config.broker.password(),
-                                 tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+                                 tls=config.broker.tls, keepalive=config.broker.keepalive_s,
+                                 max_payload=config.broker.max_payload)
         self.session = self.store.meta("session") + 1
         self.client.set_will(self.topics.status, self._status(False))
         self.client.on_connect(self._connected)
@@ -59,7 +60,9 @@ class Controller:
                                     on_reading=self._device_reading)
         self.devices = devices
         self.calls = CallHandler(self)
-        self.client.subscribe(self.topics.core_schedule_all, self._schedule_message)
+        self.client.subscribe(self.topics.core_schedule_all, self.schedule.on_message)
+        self.client.subscribe(self.topics.core_status, self.schedule.on_core_status)
+        self.client.on_disconnect(self.schedule.connection_lost)
         self.client.subscribe(self.topics.core_cmd_call, self.calls.on_call_message)
         self._stop = threading.Event()
         self._extensions: list = []
@@ -87,10 +90,6 @@ class Controller:
         return datetime.now(self.tz)
 
     # -- inputs -------------------------------------------------------------------------------
-    def _schedule_message(self, msg) -> None:
-        if msg.payload:
-            self.schedule.accept(msg.payload, self.now())
-
     def _device_status(self, status) -> None:
         message = DeviceStatusMessage(device=status.device, kind=status.kind, state=status.state.value,
                                       problems=list(status.problems), ts=self.now())
@@ -139,6 +138,7 @@ class Controller:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self.devices.start()
+        self.schedule.start()
         self.relay.start()
         self.commands.start()
         self.client.start()
@@ -179,5 +179,6 @@ class Controller:
         self.relay.stop()
         self.client.stop(final=(self.topics.status, self._status(False)))
         self.devices.stop()
+        self.schedule.stop()
         self.store.close()
 

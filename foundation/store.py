@@ -11,8 +11,9 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
@@ -75,7 +76,10 @@ class Store:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self.conn)
+                tx = Tx(self.conn)
+                yield tx
+                for hook in _joined.get():
+                    hook(self, tx)
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
@@ -97,6 +101,18 @@ class Store:
 
 
 _SCHEMA_HOOKS: list = []
+_joined: ContextVar[tuple] = ContextVar("store_joined_hooks", default=())
+
+
+@contextmanager
+def joined_to_commits(hook: Callable[[Store, Tx], None]) -> Iterator[None]:
+    """Inside this block (this thread's context), `hook(store, tx)` writes into every transaction
+    before it commits: e.g. the mark that a request's effects are committed, atomically with them."""
+    token = _joined.set(_joined.get() + (hook,))
+    try:
+        yield
+    finally:
+        _joined.reset(token)
 
 
 def schema(fn):

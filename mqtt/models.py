@@ -236,6 +236,9 @@ class EventEnvelope(Strict):
 
 # --- requests to the core and answers ----------------------------------------------------
 class Request(Strict):
+    """Every request and node command: strict (`"7"` is not a number, `"yes"` not a boolean, 1 not
+    true), unknown fields refused. The Dispatcher validates the JSON itself, strictly as well."""
+    model_config = ConfigDict(extra="forbid", strict=True)
     transaction: str | None = Field(default=None, max_length=128)
 
 

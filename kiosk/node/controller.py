@@ -16,13 +16,16 @@ from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
 from kiosk.features.calls.handler import CallHandler
 from foundation.config import VestibuleConfig
+from kiosk.node.known_clients import known_client_check
 from kiosk.node.schedule_cache import ScheduleCache, cache_path
 from foundation.store import Store
 from mqtt.client import MqttClient
+from mqtt.commands import IDEMPOTENT_COMMANDS
 from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
 from mqtt.outbox import Outbox
 from mqtt.relay import Relay
+from mqtt.replies import ReplyBook
 from mqtt.rpc import Dispatcher
 from mqtt.topics import NodeTopics
 
@@ -52,7 +55,9 @@ class Controller:
         self.client.on_connect(self._connected)
         self.client.on_disconnect(self._disconnected)
         self.relay = Relay(self.client, self.outbox, self.topics)
-        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd")
+        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd", replies=ReplyBook(self.store),
+                                   idempotent=IDEMPOTENT_COMMANDS)
+        self.commands.check(known_client_check(config))
         self.commands.route("ping", _PingRequest, self._ping)
         if devices is None:
             from devices.manager import DeviceManager

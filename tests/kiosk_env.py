@@ -90,6 +90,7 @@ class KioskEnv:
     config_overrides: dict = field(default_factory=dict)
     core_options: dict = field(default_factory=dict)  # DevCore keywords, e.g. day_size for a large day
     startup_wait: float = WAIT
+    second_kiosk: bool = False  # a kiosk-2 configured too (its scanner), sharing the only printer
     core: DevCore | None = None
     controller: object = None
     ui: MqttClient | None = None
@@ -101,6 +102,8 @@ class KioskEnv:
         self.sim.start()
         devices = {"printer-1": {"kind": "printer", "protocol": "escpos", "url": f"serial://{self.sim.link_path}",
                                  "role": KIOSK, "options": self.printer_options}}
+        if self.second_kiosk:  # a kiosk is configured by a device serving it (kiosk/node/known_clients.py)
+            devices["scanner-2"] = {"kind": "scanner", "protocol": "cdc", "url": "sim://scanner", "role": "kiosk-2"}
         self.config = make_config(self.tmp, self.broker.url, devices=devices, **self.config_overrides)
         self.start_core()
         self.controller = build_controller(self.config)
@@ -219,7 +222,7 @@ def node_rows(controller) -> str:
     store = controller.store
     out = []
     for table in store.db.table_names():
-        if table == "schedule":
+        if table in ("schedule", "replies"):  # the cached day; first answers kept an hour for retries
             continue
         for row in store.query(f'SELECT * FROM "{table}"'):
             out.append(repr(row))

@@ -65,9 +65,12 @@ class Controller:
                                     on_reading=self._device_reading)
         self.devices = devices
         self.calls = CallHandler(self)
-        self.client.subscribe(self.topics.core_schedule_all, self.schedule.on_message)
-        self.client.subscribe(self.topics.core_status, self.schedule.on_core_status)
-        self.client.on_disconnect(self.schedule.connection_lost)
+        # the day's schedule (up to ~46 MB) on a connection of its own: see ScheduleCache.attach
+        self.schedule_client = MqttClient(config.broker.host, config.broker.port, f"{client_id}-schedule",
+                                          role="controller", username=config.broker.username,
+                                          password=config.broker.password(), tls=config.broker.tls,
+                                          keepalive=config.broker.keepalive_s, max_payload=config.broker.max_payload)
+        self.schedule.attach(self.schedule_client, self.topics)
         self.client.subscribe(self.topics.core_cmd_call, self.calls.on_call_message)
         self._stop = threading.Event()
         self._extensions: list = []
@@ -144,6 +147,7 @@ class Controller:
     def start(self) -> None:
         self.devices.start()
         self.schedule.start()
+        self.schedule_client.start()
         self.relay.start()
         self.commands.start()
         self.client.start()
@@ -184,6 +188,7 @@ class Controller:
         self.relay.stop()
         self.client.stop(final=(self.topics.status, self._status(False)))
         self.devices.stop()
+        self.schedule_client.stop()
         self.schedule.stop()
         self.store.close()
 

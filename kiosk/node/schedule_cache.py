@@ -11,7 +11,9 @@ Rules (docs/contract.md, "The node's schedule cache"):
 
 Work is kept off the MQTT network thread: a message is only parked (the latest per day wins
 when several queue up) and one worker takes them; a large snapshot is validated and indexed in a
-child process, so the controller keeps answering meanwhile. The rows live in SQLite beside the
+child process (spawned at the first one, niced), so the controller keeps answering meanwhile.
+multiprocessing's spawn imports the main module in the child: every entry point keeps the
+`if __name__ == "__main__"` guard. The rows live in SQLite beside the
 store (`<store>-schedule.db`), indexed by code and by phone's last four + birth date, with a
 per-doctor summary for the least-loaded rule: look-ups cost the same at 100 or 100,000.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +72,12 @@ class CachedDoctor:
     booked: int  # booked (not cancelled) appointments of the day
 
 
+def _indexer_started() -> None:
+    """In the indexer process: it ends with the controller, and yields the CPU to it (answers first)."""
+    die_with_parent()
+    os.nice(10)
+
+
 def cache_path(store_path: str | Path) -> Path:
     store_path = Path(store_path)
     return store_path.with_name(store_path.stem + "-schedule.db")
@@ -95,6 +104,16 @@ class ScheduleCache:
         self._pool: ProcessPoolExecutor | None = None
         self.taken = 0
         self.ignored = 0
+        self.last_seconds = 0.0  # validating and indexing the last snapshot taken
+
+    def attach(self, client, topics) -> None:
+        """Take snapshots and the core's status from `client`: a connection of the cache's own, so a
+        46 MB transfer never queues the controller's commands and answers behind it (MQTT keeps
+        one connection's messages in order), and the status and snapshots it sees stay in order."""
+        client.subscribe(topics.core_status, self.on_core_status)
+        client.subscribe(topics.core_schedule_all, self.on_message)
+        client.on_connect(self.connection_made)
+        client.on_disconnect(self.connection_lost)
 
     # -- from the MQTT network thread: park and return ----------------------------------------
     def on_message(self, msg) -> None:
@@ -113,9 +132,16 @@ class ScheduleCache:
         except ValidationError:
             return
         with self._cond:
-            if online and self._core_online is not True:
-                self._epoch += 1  # a new online period: its snapshots are taken whatever their version
+            if online and self._core_online is False:
+                self._epoch += 1  # offline, then online again: its snapshots are taken whatever their version
             self._core_online = online
+
+    def connection_made(self) -> None:
+        # A new connection is a new period: the retained snapshot it brings (before or after the
+        # retained status) is taken whatever its version.
+        with self._cond:
+            self._epoch += 1
+            self._core_online = None
 
     def connection_lost(self) -> None:
         with self._cond:
@@ -174,30 +200,41 @@ class ScheduleCache:
         current = self._days.get(topic_day)
         floor = current.version if current is not None and current.epoch == epoch else None
         received = self.now().isoformat()
-        if len(payload) < IN_PROCESS_BELOW:
-            result = schedule_ingest.ingest(self.path, topic_day, payload, received, floor)
-        else:
+        large = len(payload) >= IN_PROCESS_BELOW
+        if large:
             result = self._in_child(topic_day, payload, received, floor)
             if result is None:
                 return
+        else:
+            result = schedule_ingest.ingest(self.path, topic_day, payload, received, floor)
         if not result.taken:
             self._ignore(topic_day, result.reason)
             return
         self._install(CachedDay(result.day, result.version, result.appointments, received, result.generation, epoch))
         self.taken += 1
+        self.last_seconds = result.seconds
         log.info("schedule for %s cached: version %d, %d appointments (%.2f s)", result.day, result.version,
                  result.appointments, result.seconds)
+        if large:
+            self._pool.submit(schedule_ingest.collect_garbage, self.path)  # the replaced day's rows, later
+        else:
+            schedule_ingest.collect_garbage(self.path)
 
     def _in_child(self, topic_day, payload, received, floor) -> schedule_ingest.Ingested | None:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=die_with_parent)
+                                             initializer=_indexer_started)
+        handover = self.path.with_name(f"{self.path.name}.incoming-{topic_day}")
+        handover.write_bytes(payload)  # the write releases the interpreter; pickling would not
         try:
-            return self._pool.submit(schedule_ingest.ingest, self.path, topic_day, payload, received, floor).result()
+            return self._pool.submit(schedule_ingest.ingest_file, self.path, topic_day, handover, received,
+                                     floor).result()
         except BrokenProcessPool:
             log.error("the schedule indexer process died on the snapshot for %s; the cache is unchanged", topic_day)
             self._pool = None
             return None
+        finally:
+            handover.unlink(missing_ok=True)
 
     def _ignore(self, topic_day: str, reason: str) -> None:
         self.ignored += 1

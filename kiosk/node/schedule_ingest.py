@@ -5,9 +5,9 @@ ones (validating 100,000 appointments holds the interpreter for most of a second
 controller that would stall the MQTT network thread and every answer). It needs nothing but
 the file's path, the payload and the rules, so both places call the same function.
 
-The file holds one generation of rows per cached day; readers look up through `days`, so a
-swap (new rows in, the day's pointer moved, the old rows out) is one transaction and a reader
-sees either the old day or the new one, never a mix.
+The file holds a generation of rows per cached day; readers look up through `days`, so a swap
+(new rows in, the day's pointer moved) is one transaction and a reader sees either the old day
+or the new one, never a mix. The replaced generation's rows are deleted afterwards.
 """
 from __future__ import annotations
 
@@ -96,16 +96,44 @@ def ingest(path: str | Path, topic_day: str, payload: bytes, received: str, floo
                                   "DO UPDATE SET value = value + 1 RETURNING value").fetchone()[0]
         conn.executemany(f"INSERT INTO appointments VALUES ({generation}, ?, ?, ?, ?, ?, ?)", rows)
         conn.executemany(f"INSERT INTO doctors VALUES ({generation}, ?, ?, ?, ?, ?, ?, ?)", doctors.values())
-        old = conn.execute("SELECT generation FROM days WHERE day = ?", (day,)).fetchone()
         conn.execute("INSERT OR REPLACE INTO days VALUES (?, ?, ?, ?, ?)", (day, version, received, generation,
                                                                              len(rows)))
-        if old is not None:
-            conn.execute("DELETE FROM appointments WHERE generation = ?", old)
-            conn.execute("DELETE FROM doctors WHERE generation = ?", old)
         conn.execute("COMMIT")
     finally:
         conn.close()
     return Ingested(True, "taken", day, version, generation, len(rows), time.perf_counter() - started)
+
+
+def collect_garbage(path: str | Path) -> int:
+    """Delete the rows of generations no day points to any more (replaced days). Done after the
+    swap, not in it: readers never see them (they look up through `days`), and deleting 100,000
+    rows would add a second to every acceptance."""
+    conn = connect(path)
+    try:
+        live = {g for (g,) in conn.execute("SELECT generation FROM days")}
+        stale = [g for (g,) in conn.execute("SELECT generation FROM appointments GROUP BY generation")
+                 if g not in live]
+        stale += [g for (g,) in conn.execute("SELECT generation FROM doctors GROUP BY generation")
+                  if g not in live and g not in stale]
+        for generation in stale:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM appointments WHERE generation = ?", (generation,))
+            conn.execute("DELETE FROM doctors WHERE generation = ?", (generation,))
+            conn.execute("COMMIT")
+        return len(stale)
+    finally:
+        conn.close()
+
+
+def ingest_file(path: str | Path, topic_day: str, payload_file: str | Path, received: str,
+                floor_version: int | None) -> Ingested:
+    """`ingest` of a payload handed over in a file (the indexer process: a 46 MB payload
+    pickled through a pipe would hold the controller's interpreter while it is copied)."""
+    try:
+        payload = Path(payload_file).read_bytes()
+    finally:
+        Path(payload_file).unlink(missing_ok=True)
+    return ingest(path, topic_day, payload, received, floor_version)
 
 
 def forget_before(path: str | Path, cutoff_day: str) -> int:
@@ -113,12 +141,9 @@ def forget_before(path: str | Path, cutoff_day: str) -> int:
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        gone = conn.execute("SELECT generation FROM days WHERE day < ?", (cutoff_day,)).fetchall()
-        for (generation,) in gone:
-            conn.execute("DELETE FROM appointments WHERE generation = ?", (generation,))
-            conn.execute("DELETE FROM doctors WHERE generation = ?", (generation,))
-        conn.execute("DELETE FROM days WHERE day < ?", (cutoff_day,))
+        gone = conn.execute("DELETE FROM days WHERE day < ?", (cutoff_day,)).rowcount
         conn.execute("COMMIT")
     finally:
         conn.close()
-    return len(gone)
+    collect_garbage(path)
+    return gone

@@ -59,11 +59,21 @@ class NodeConfig(Strict):
                                 description="days personal data (cached schedule, check-ins) is kept")
 
 
+SCHEDULE_SUFFIX = "-schedule"  # the broker user of the controller's schedule connection
+
+
 class BrokerConfig(Strict):
     url: str = Field(description="mqtt://HOST:PORT (or mqtts://)")
     username: str | None = None
     password_file: Path | None = Field(default=None, description="file holding the password (never inline)")
     keepalive_s: int = Field(default=15, ge=5, le=600)
+    max_payload_mib: int = Field(default=64, ge=1, le=255,
+                                 description="largest MQTT payload the node reads (a 100,000-appointment day is ~46 MB); "
+                                             "a larger command is answered too_large")
+
+    @property
+    def max_payload(self) -> int:
+        return self.max_payload_mib * 1024 * 1024
 
     @field_validator("url")
     @classmethod
@@ -90,6 +100,21 @@ class BrokerConfig(Strict):
         if self.password_file is None:
             return None
         return self.password_file.read_text(encoding="utf-8").strip()
+
+    @property
+    def schedule_password_file(self) -> Path | None:
+        """The schedule connection's password, beside the controller's: `<user>-schedule.password`."""
+        if self.password_file is None or not self.username:
+            return None
+        return self.password_file.with_name(f"{self.username}{SCHEDULE_SUFFIX}.password")
+
+    def schedule_credentials(self) -> tuple[str | None, str | None]:
+        """The broker user of the controller's second connection, which takes the day's schedule
+        (client id = user name on the site broker, so it cannot share the controller's user)."""
+        if not self.username:
+            return None, None
+        path = self.schedule_password_file
+        return self.username + SCHEDULE_SUFFIX, (path.read_text(encoding="utf-8").strip() if path else None)
 
 
 class CoreConfig(Strict):

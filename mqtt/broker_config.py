@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.config import VestibuleConfig
+from mqtt.client import broker_message_limit
 
-ROLES = ("controller", "core", "kiosk", "screening", "board")
+ROLES = ("controller", "schedule", "core", "kiosk", "screening", "board")
 _KIOSK = re.compile(r"^kiosk-[0-9]+$")
 _SCREENING = re.compile(r"^screening-[0-9]+$")
 
@@ -34,6 +35,9 @@ class BrokerUser:
 
 
 CONTROLLER = BrokerUser("controller", "controller")
+# the controller's second connection, which takes the day's schedule (up to ~46 MB) so that its
+# commands never queue behind it; a user of its own, since the client id is the user name
+SCHEDULE = BrokerUser("controller-schedule", "schedule")
 CORE = BrokerUser("core", "core")
 
 
@@ -41,7 +45,7 @@ def users_from_config(config: VestibuleConfig) -> list[BrokerUser]:
     """controller, core, a user per kiosk and screening post (devices' roles kiosk-N, screening-N),
     and one per display device (its id)."""
     roles = {dev.role for dev in config.devices.values() if dev.role}
-    users = [CONTROLLER, CORE]
+    users = [CONTROLLER, SCHEDULE, CORE]
     users += [BrokerUser(r, "kiosk") for r in sorted(roles) if _KIOSK.match(r)]
     users += [BrokerUser(r, "screening") for r in sorted(roles) if _SCREENING.match(r)]
     users += [BrokerUser(name, "board") for name in sorted(config.devices_of("display"))]
@@ -75,6 +79,8 @@ def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
             ("write", f"{root}/reply/screening/#"),
             ("write", f"{root}/reply/core/#"),
         ]
+    if user.role == "schedule":
+        return [("read", f"{root}/core/status"), ("read", f"{root}/core/schedule/#")]
     if user.role == "core":
         return [
             ("write", f"{root}/core/#"),
@@ -127,6 +133,7 @@ def render_conf(directory: Path, port: int = 1883, bind: str = "127.0.0.1", *,
         f"persistence_location {persistence_location}/",
         "autosave_interval 60",  # the broker is a secondary buffer; the outbox is the record
         "max_queued_messages 200000",
+        f"message_size_limit {broker_message_limit()}",  # payload bytes: a large site's day is ~46 MB
         "set_tcp_nodelay true",  # request/response and calls are small packets: no Nagle delay
         f"log_dest {log_dest}",
         "",

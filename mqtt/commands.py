@@ -185,6 +185,11 @@ RECEPTION_OFFERED = frozenset({"not_found", "cancelled", "other_site", "too_late
 RECEPTION_SERVICE = "registration"
 
 
+# Commands that issue something: a retry with the same `transaction` from the same client answers
+# the first result and issues nothing again (mqtt/replies.py; docs/contract.md).
+IDEMPOTENT_COMMANDS = frozenset({"ticket", "checkin", "sameday.book", "feedback", "screening.complete"})
+
+
 COMMAND_MODELS = {
     "checkin": CheckinCommand,
     "checkin.preview": CheckinCommand,

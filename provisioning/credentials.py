@@ -20,7 +20,7 @@ from mqtt import broker_config
 from provisioning import units
 
 # Which system user runs the service that connects as each broker user (units.py).
-SERVICE_USER = {"controller": units.SERVICE_USER, "core": units.SERVICE_USER}
+SERVICE_USER = {"controller": units.SERVICE_USER, "controller-schedule": units.SERVICE_USER, "core": units.SERVICE_USER}
 
 
 def broker_users(config) -> list[str]:

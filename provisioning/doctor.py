@@ -138,7 +138,7 @@ class Doctor:
                          f"`sudo systemctl reload mosquitto` and restart the {user} service")
                 continue
             self.add(f"broker user {user}", OK, f"{user} logs in")
-            if reader is None and user.startswith(("kiosk", "screening", "controller")):
+            if reader is None and user.startswith(("kiosk", "screening")) or reader is None and user == "controller":
                 reader = client  # may read the core's status and the node's device statuses
             else:
                 client.disconnect()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -135,14 +136,13 @@ class KioskFlow:
     def least_loaded(self, specialty: str, now: datetime) -> dict | None:
         """Today's least-loaded doctor of the specialty, from the cached schedule: id, name, room, floor."""
         day = self.local(now).date()
-        appointments = [a for a in self.schedule.appointments(day) if a.doctor.specialty == specialty]
-        if not appointments:
+        doctors = {d.id: d for d in self.schedule.doctors(day, specialty)}  # a summary, not a scan of the day
+        if not doctors:
             return None
-        booked = [a.doctor.id for a in appointments if a.status == "booked"]
-        chosen = rules.least_loaded_doctor(booked, self.tickets.walk_ins_by_doctor(day.isoformat()),
-                                           [a.doctor.id for a in appointments])
-        sample = next(a for a in appointments if a.doctor.id == chosen)
-        return {"id": chosen, "name": sample.doctor.name, "room": sample.room, "floor": sample.floor}
+        booked = Counter({d.id: d.booked for d in doctors.values()})  # counts, as one id per appointment would
+        chosen = rules.least_loaded_doctor(booked, self.tickets.walk_ins_by_doctor(day.isoformat()), doctors)
+        doc = doctors[chosen]
+        return {"id": chosen, "name": doc.name, "room": doc.room, "floor": doc.floor}
 
     def sameday_slots(self, cmd: SameDaySlotsCommand) -> SameDaySlotsResult:
         now = self.now()

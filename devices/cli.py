@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
+import os
 import signal
 import sys
 import threading
@@ -46,15 +48,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--protocol", choices=["alpha", "modbus"], required=True)
     show.add_argument("--address", default=None, help="Alpha sign address (hex, 00 = all) or Modbus unit id")
     show.add_argument("--text", required=True)
+    show.add_argument("--no-answer", action="store_true",
+                      help="a one-way Alpha sign (no return line): write without reading back "
+                           "(implied by --address 00)")
     show.set_defaults(func=_show)
 
-    sim = sub.add_parser("sim", help="run a device simulator on a pseudo-terminal until stopped")
+    sim = sub.add_parser("sim", help="run a device simulator on a pseudo-terminal until stopped",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog=_simulator_list())
     sim.add_argument("kind", choices=registry.KINDS)
-    sim.add_argument("--protocol", required=True)
+    sim.add_argument("--protocol", required=True, help="the protocol the simulator speaks (see below)")
     sim.add_argument("--link", default=None, help="path of the stable symlink to the pty")
     sim.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="initial simulator setting, e.g. spo2=97 (repeatable)")
     sim.set_defaults(func=_sim)
+
+
+def _simulator_list() -> str:
+    lines = ["simulators (kind: protocols):"]
+    for kind in registry.KINDS:
+        protocols = registry.protocols_for(kind, registry.SIMULATORS)
+        lines.append(f"  {kind:<12} {', '.join(protocols) if protocols else '(none: use a real device)'}")
+    lines.append("settings: `vestibule sim KIND --protocol P --set nonsense=1` lists the valid ones")
+    return "\n".join(lines)
 
 
 def _tool(kind: str):
@@ -69,6 +85,13 @@ def _guarded(fn, *args, **kwargs) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`vestibule device read ... | head`): stop as a filter does, quietly.
+        # stdout now points at /dev/null so the interpreter's last flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
 
 
 def _read(args) -> int:
@@ -88,13 +111,14 @@ def _print(args) -> int:
 
 
 def _show(args) -> int:
-    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout)
+    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout,
+                    answers=not args.no_answer)
 
 
 def _parse_setting(text: str):
     key, sep, value = text.partition("=")
-    if not sep:
-        raise SystemExit(f"--set expects KEY=VALUE, got {text!r}")
+    if not sep or not key:
+        raise ValueError(f"--set expects KEY=VALUE, got {text!r}")
     for convert in (int, float):
         try:
             return key, convert(value)
@@ -103,18 +127,32 @@ def _parse_setting(text: str):
     return key, {"true": True, "false": False}.get(value.lower(), value)
 
 
+def simulator_settings(cls) -> list[str]:
+    """The keys `--set` accepts for a simulator class: its constructor's keyword settings."""
+    params = inspect.signature(cls).parameters
+    return [name for name, p in params.items()
+            if name != "link_path" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
 def _sim(args) -> int:
     try:
         cls = registry.simulator_class(args.kind, args.protocol)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    settings = dict(_parse_setting(s) for s in args.set)
+    try:
+        settings = dict(_parse_setting(s) for s in args.set)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    valid = simulator_settings(cls)
+    unknown = sorted(set(settings) - set(valid))
+    if unknown:
+        print(f"error: {args.kind}/{args.protocol} simulator has no setting {', '.join(map(repr, unknown))}; "
+              f"valid settings: {', '.join(valid)}", file=sys.stderr)
+        return 2
     try:
         sim = cls(link_path=args.link, **settings)
-    except TypeError as exc:
-        print(f"error: unknown simulator setting: {exc}", file=sys.stderr)
-        return 2
     except (ValueError, DeviceError) as exc:
         print(f"error: bad simulator setting: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ SCHEMA_VERSION = 1
 WAL_AUTOCHECKPOINT_PAGES = 1000
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 FULL_PROBE_INTERVAL_S = 1.0
+COUNTER_FLOOR_KEY = "counter_floor"  # set by a recovery: see keep_above_floor
 
 
 class StoreError(Exception):
@@ -102,6 +103,7 @@ class Store:
         self._listeners: list = []
         self._probe: threading.Thread | None = None
         self._closed = threading.Event()
+        self._carried: set = set()
         try:
             self._open()
         except StoreDamaged as damage:
@@ -134,36 +136,64 @@ class Store:
 
     def _recover(self, damage: StoreDamaged) -> None:
         aside = move_aside(self.path)
-        log.error("%s. It was moved aside to %s and a fresh store started; undelivered events that "
-                  "still read were carried over and the event counters continue above the old ones "
-                  "(docs/store.md)", damage, aside.name)
+        log.error("%s. It was moved aside to %s and a fresh store started; what still reads of it "
+                  "(undelivered events, counters) is carried over, and event counters continue above "
+                  "the old ones (docs/store.md)", damage, aside.name)
         self._open()
         self.recovered_from = aside
         old = open_read_only(aside)
         try:
             meta = read_meta(old)
-            floor = counter_floor()
-            with self.transaction() as tx:
-                for key, value in meta.items():
-                    if key != "schema_version":
-                        tx.meta_set(key, value)
-                for key in _MONOTONIC_COUNTERS:
-                    tx.meta_set(key, max(meta.get(key, 0), floor))
-                for take in _SALVAGE_HOOKS:
-                    if old is not None:
-                        carried = take(old, tx)
-                        log.warning("carried %d %s from the damaged store", carried, take.__doc__ or take.__name__)
         finally:
             if old is not None:
                 old.close()
+        with self.transaction() as tx:
+            for key, value in meta.items():
+                if key != "schema_version":
+                    tx.meta_set(key, value)
+            # persisted: an owner that raises its counters later (keep_above_floor) still finds it
+            tx.meta_set(COUNTER_FLOOR_KEY, max(meta.get(COUNTER_FLOOR_KEY, 0), counter_floor()))
+
+    def carry_over(self, take) -> int:
+        """After a recovery at open: `take(damaged: sqlite3.Connection, tx: Tx) -> int` copies what
+        its owner wants from the damaged file, read-only, into the fresh store. Else nothing."""
+        if self.recovered_from is None or take in self._carried:
+            return 0
+        self._carried.add(take)
+        old = open_read_only(self.recovered_from)
+        if old is None:
+            return 0
+        try:
+            with self.transaction() as tx:
+                carried = take(old, tx)
+        finally:
+            old.close()
+        log.warning("carried %d %s from the damaged store %s", carried, take.__doc__ or take.__name__,
+                    self.recovered_from.name)
+        return carried
+
+    def keep_above_floor(self, *keys: str) -> None:
+        """Counters whose values must never repeat: after a recovery each is raised to the floor
+        the recovery recorded (idempotent; a no-op in a store never recovered)."""
+        with self.transaction() as tx:
+            floor = tx.meta_get(COUNTER_FLOOR_KEY)
+            for key in keys:
+                if floor and tx.meta_get(key) < floor:
+                    tx.meta_set(key, floor)
 
     def _create_schema(self) -> None:
         with self.lock:
             if "meta" not in self.db.table_names():
                 self.db["meta"].create({"key": str, "value": int}, pk="key")
-            for create in _SCHEMA_HOOKS:
-                create(self.db)
             self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    def ensure(self, *creators) -> None:
+        """Run table creators (idempotent functions of the sqlite-utils Database) under the lock.
+        Each owner of a table calls this for its own tables: a store holds only what its
+        process uses (the stand-in core's store never gets the node's tables, nor the reverse)."""
+        with self.lock:
+            for create in creators:
+                create(self.db)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -251,27 +281,3 @@ class Store:
         self._closed.set()
         with self.lock:
             self.conn.close()
-
-
-_SCHEMA_HOOKS: list = []
-_SALVAGE_HOOKS: list = []
-_MONOTONIC_COUNTERS: list[str] = []
-
-
-def schema(fn):
-    """Register a function that creates a module's tables (idempotent) when a Store opens."""
-    _SCHEMA_HOOKS.append(fn)
-    return fn
-
-
-def salvage(fn):
-    """Register `fn(damaged: sqlite3.Connection, tx: Tx) -> int`: what a module carries from a
-    damaged store into the fresh one (read errors part-way are the hook's to absorb)."""
-    _SALVAGE_HOOKS.append(fn)
-    return fn
-
-
-def monotonic_counter(key: str) -> None:
-    """A meta counter whose values must never repeat, even across a damaged store (see store_recovery)."""
-    if key not in _MONOTONIC_COUNTERS:
-        _MONOTONIC_COUNTERS.append(key)

@@ -1,26 +1,15 @@
-"""Assembles the controller with the feature modules that serve its commands."""
+"""Assembles the node controller from its features: the one list of what a node does."""
 from __future__ import annotations
 
-import importlib
-import logging
+from kiosk.features.calls import feature as calls
+from kiosk.features.lobby import flow as lobby
+from kiosk.node.controller import Controller, FeatureSpec
 
-from kiosk.node.controller import Controller
-
-log = logging.getLogger("vestibule.app")
-
-# Feature modules; each offers `attach(controller)` and registers its commands and handlers.
-FEATURES = ["kiosk.features.lobby.flow"]
+FEATURES = [
+    FeatureSpec("lobby", lambda config: config.kiosk, lobby.build),
+    FeatureSpec("calls", lambda config: None, calls.build),
+]
 
 
 def build_controller(config, **kwargs) -> Controller:
-    controller = Controller(config, **kwargs)
-    for name in FEATURES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            log.warning("feature %s not installed", name)
-            continue
-        module.attach(controller)
-    return controller
+    return Controller(config, FEATURES, **kwargs)

@@ -13,7 +13,7 @@ import ssl
 import threading
 import uuid
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion

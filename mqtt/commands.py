@@ -133,7 +133,7 @@ class SameDayBookResult(Strict):
 class FeedbackCommand(Request):
     kiosk: str = KioskId
     score: int = Field(ge=0, le=10)
-    ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3}$")
+    ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3,4}$")
     booking: BookingCode | None = None
     comment: str | None = Field(default=None, max_length=500)
     lang: Lang = "ru"

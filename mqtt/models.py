@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
-TicketNo = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3}$", description="prefix letter and three digits, e.g. A023")]
+TicketNo = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3,4}$", description="prefix letter and three digits, four past 999: A023, A1000")]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 BookingCode = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9-]*$")]
 

@@ -1,11 +1,16 @@
 """The one thread that moves outbox rows to the broker.
 
-It publishes only while the broker is connected AND the core's retained status says online
-(Sparkplug's rule: edge nodes are gated on the primary host). Rows go out in seq order at QoS 1,
-up to `window` in flight; a row is deleted only when its PUBACK arrives. After any disconnect the
-relay forgets what was in flight and starts again from the oldest undelivered row, so an event is
-delivered at least once and never lost. An event created before the current live period began
-(it waited for the broker or the core) is sent with `historical: true`.
+It publishes only while the broker is connected AND the core's retained status, received on the
+current connection, says online (Sparkplug's rule: edge nodes are gated on the primary host). A
+new connection starts offline: a broker restarted without its persistence has no retained status,
+and the core behind it may be gone too. Rows go out in seq order at QoS 1, up to `window` in
+flight; a row is marked delivered when its PUBACK arrives and kept for the redelivery window.
+
+A PUBACK means the broker has the event, not the core. So every time the core's status goes
+(back) to online, whether on a new connection or on the same one, the rows delivered inside the
+window are sent again first, flagged historical, then the undelivered ones; the core
+deduplicates on the id. An event created before the current live period began (it waited for
+the broker or the core) is sent with `historical: true`.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from paho.mqtt.enums import MQTTErrorCode as paho_rc
 
 from mqtt.client import MqttClient
 from mqtt.models import CoreStatus
-from mqtt.outbox import Outbox, PendingEvent
+from mqtt.outbox import REDELIVER_WINDOW_S, Outbox, PendingEvent
 from mqtt.topics import NodeTopics
 
 log = logging.getLogger("vestibule.relay")
@@ -42,15 +47,18 @@ class Relay:
         self._acks: collections.deque = collections.deque()  # (mid, ok), appended by paho's thread
         self._inflight: dict[int, int] = {}  # mid -> seq
         self._last_sent = 0  # highest seq handed to paho; 0 at start: resend every undelivered row
-        self._redeliver_after: int | None = None  # set on each new connection: resend recent deliveries
+        self._online_periods = 0  # +1 each time the core's status goes online (paho's thread writes it)
+        self._period_seen = 0  # the relay thread's copy: a new period means redeliver
+        self._redeliver_after: int | None = None  # while redelivering: the last seq sent again
+        self._redelivering = 0
         self._last_prune = 0.0
         self.redelivered_count = 0
         self._thread: threading.Thread | None = None
         self._retry_at = 0.0
-        self._prefix = ('"site":%s,"node":%s,' % (json.dumps(topics.site), json.dumps(topics.node_id)))
+        self._prefix = f'"site":{json.dumps(topics.site)},"node":{json.dumps(topics.node_id)},'
         outbox.on_append = self._wake.set
         client.paho.on_publish = self._on_publish
-        client.on_connect(self._new_connection)
+        client.on_disconnect(self._connection_lost)
         client.subscribe(topics.core_status, self._on_core_status)
 
     # -- from paho's network thread: lock-free (paho holds its own mutex while calling us) ------
@@ -62,12 +70,17 @@ class Relay:
             return
         if online != self.core_online:
             log.info("core is %s", "online" if online else "offline: events wait in the outbox")
+        if online and not self.core_online:
+            # The core (re)appeared: what the broker acknowledged while it was away, or before a
+            # broker crash, may never have reached it. The relay thread resends the window first.
+            self._online_periods += 1
         self.core_online = online
         self._wake.set()
 
-    def _new_connection(self) -> None:
-        # The broker we reach now may have lost what it acknowledged before (crash, power cut).
-        self._redeliver_after = 0
+    def _connection_lost(self) -> None:
+        # The next connection knows nothing of the core until its retained status arrives again
+        # (runs on paho's thread before it reconnects, so no status of the new one is lost).
+        self.core_online = False
         self._wake.set()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
@@ -94,6 +107,11 @@ class Relay:
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
             live = self.live
+            period = self._online_periods
+            if period != self._period_seen:  # the core came (back) online since the last turn
+                self._period_seen = period
+                self._redeliver_after = 0
+                self.live_since_ns = None
             if live and self.live_since_ns is None:
                 self.live_since_ns = time.time_ns()
             elif not live:
@@ -140,12 +158,16 @@ class Relay:
         (their rows are already marked delivered; the core deduplicates on the id)."""
         rows = self.outbox.recently_delivered(self._redeliver_after, self.batch)
         if not rows:
+            log.info("core online: resent %d events delivered in the last %d s; now the backlog",
+                     self._redelivering, REDELIVER_WINDOW_S)
             self._redeliver_after = None
+            self._redelivering = 0
             return
         for row in rows:
             self.client.paho.publish(self.topics.event(row.type), self._encode(row, True), qos=1)
             self._redeliver_after = row.seq
         self.redelivered_count += len(rows)
+        self._redelivering += len(rows)
 
     def _send_more(self) -> None:
         room = self.window - len(self._inflight)
@@ -165,6 +187,6 @@ class Relay:
 
     def _encode(self, row: PendingEvent, historical: bool) -> bytes:
         # Built by hand from fields validated at append time: this is the relay's hot path.
-        return ('{"id":"%s","type":"%s","ts":"%s",%s"session":%d,"seq":%d,"historical":%s,"data":%s}' % (
-            row.id, row.type, row.ts, self._prefix, row.session, row.seq,
-            "true" if historical else "false", row.data)).encode("utf-8")
+        flag = "true" if historical else "false"
+        return (f'{{"id":"{row.id}","type":"{row.type}","ts":"{row.ts}",{self._prefix}"session":{row.session:d},'
+                f'"seq":{row.seq:d},"historical":{flag},"data":{row.data}}}').encode()

@@ -71,10 +71,6 @@ class SiteTopics:
     def all_node_events(self) -> str:
         return f"{self.root}/node/+/evt/+"
 
-    @staticmethod
-    def last_level(topic: str) -> str:
-        return topic.rsplit("/", 1)[-1]
-
 
 @dataclass(frozen=True)
 class NodeTopics(SiteTopics):

@@ -40,6 +40,7 @@ QUIET = 0.6  # how long a refused message is given to show up anyway
 COLUMNS = ["connect", "wrong password", "anonymous", "read schedule", "publish call", "publish event",
            "retained core status", "send node command", "read own answers", "read other's answers",
            "take over another id"]
+ASKERS = ("controller", "core", "kiosk", "screening")  # the roles that have a reply topic
 # The design, written out by hand (not derived from the ACL generator): True = allowed.
 # None = not applicable (a board has no reply topic).
 DESIGN = {
@@ -50,6 +51,7 @@ DESIGN = {
     "screening-1":  [True, False, False, False, False, False, False, True,  True,  False, False],
     **{board:       [True, False, False, False, False, False, False, False, None,  False, False]
        for board in ("board-floor1", "board-floor2", "board-floor3", "board-floor4", "board-lab")},
+    "doctor":       [True, False, False, False, False, False, False, False, None,  False, False],
 }
 
 
@@ -170,7 +172,7 @@ def observe(port: int, users: list[BrokerUser], passwords: dict[str, str]) -> di
         row["publish event"] = core.saw(marks["publish event"])
         row["retained core status"] = ctl.saw(marks["retained core status"])
         row["send node command"] = ctl.saw(marks["send node command"])
-        row["read own answers"] = subject.saw(marks["read own answers"]) if user.role != "board" else None
+        row["read own answers"] = subject.saw(marks["read own answers"]) if user.role in ASKERS else None
         row["read other's answers"] = subject.saw(marks["read other's answers"])
         if subject not in (ctl, core):
             subject.close()
@@ -205,9 +207,9 @@ def observe(port: int, users: list[BrokerUser], passwords: dict[str, str]) -> di
 def render(matrix: dict[str, list[bool | None]]) -> str:
     cell = {True: "allowed", False: "refused", None: "n/a"}
     widths = [max(len(c), 7) for c in COLUMNS]
-    lines = ["user".ljust(13) + " | " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths))]
+    lines = ["user".ljust(13) + " | " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
     for name, row in matrix.items():
-        lines.append(name.ljust(13) + " | " + " | ".join(cell[v].ljust(w) for v, w in zip(row, widths)))
+        lines.append(name.ljust(13) + " | " + " | ".join(cell[v].ljust(w) for v, w in zip(row, widths, strict=True)))
     return "\n".join(lines)
 
 
@@ -225,7 +227,7 @@ def test_acl_matrix_for_every_user_as_observed_on_the_real_broker(site_broker):
     matrix = observe(port, users, passwords)
     print("\nACL matrix observed on Mosquitto with the generated configuration:\n" + render(matrix))
     mismatches = [f"{name}: {col}: observed {got}, designed {want}"
-                  for name, row in matrix.items() for col, got, want in zip(COLUMNS, row, DESIGN[name])
+                  for name, row in matrix.items() for col, got, want in zip(COLUMNS, row, DESIGN[name], strict=True)
                   if got != want]
     assert not mismatches, "\n".join(mismatches)
 
@@ -338,3 +340,34 @@ def test_core_stand_in_answers_only_the_controllers_reply_topics(node_config, tm
         bad.stop()
         core.stop()
 
+
+
+def test_the_doctor_checks_every_user_without_disconnecting_any(site_broker, tmp_path, capsys):
+    """Logging in as a service's user would take over its id: the doctor checks password files
+    against the broker's hashes and logs in only as its own user."""
+    import json as _json
+
+    import tomlkit
+
+    from kiosk.cli import main
+    from tests.conftest import ROOT
+    port, users, passwords, directory = site_broker
+    live = {name: Conn(port, name, passwords[name]) for name in ("controller", "core", "kiosk-1", "screening-1")}
+    doc = tomlkit.parse((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
+    doc["node"]["store"] = str(tmp_path / "node.db")
+    doc["broker"]["url"] = f"mqtt://127.0.0.1:{port}"
+    doc["broker"]["username"] = "controller"
+    doc["broker"]["password_file"] = str(directory / "controller.password")
+    config = tmp_path / "node.toml"
+    config.write_text(tomlkit.dumps(doc))
+    main(["provision", "doctor", "--json", "--config", str(config), "--rules", str(tmp_path / "none.rules"),
+          "--disk-min-free-mb", "1"])
+    checks = {c["name"]: c for c in _json.loads(capsys.readouterr().out)["checks"]}
+    try:
+        for user in users:
+            assert checks[f"broker user {user.name}"]["state"] == "ok", checks[f"broker user {user.name}"]
+        assert "broker login" not in checks
+        assert [name for name, conn in live.items() if conn.dropped.is_set()] == []
+    finally:
+        for conn in live.values():
+            conn.close()

@@ -39,10 +39,6 @@ def rt_request(n: int) -> bytes:
     return bytes((0x10, 0x04, n))
 
 
-def is_rt_answer(byte: int) -> bool:
-    return byte & _RT_MASK == _RT_FORM
-
-
 def decode_rt(n: int, byte: int) -> frozenset[str] | None:
     """Problems in the answer to DLE EOT n; None when the byte is not a valid answer."""
     table = _RT_TABLES.get(n)

@@ -8,20 +8,17 @@ import subprocess
 import threading
 from pathlib import Path
 
+from foundation import i18n
+
 log = logging.getLogger("vestibule.voice")
 
-PHRASES = {
-    "ru": "Талон {ticket}, пройдите в кабинет {room}",
-    "en": "Ticket {ticket}, please go to room {room}",
-    "zh": "请 {ticket} 号到 {room} 号诊室",
-}
 VOICES = {"ru": "ru", "en": "en", "zh": "cmn"}
 
 
 def phrase(lang: str, ticket: str, room: str) -> str:
     # Letters read one by one ("A 0 2 3") are clearer over a waiting-room speaker.
     spoken = " ".join(ticket)
-    return PHRASES.get(lang, PHRASES["en"]).format(ticket=spoken, room=room)
+    return i18n.text("voice.call", lang, ticket=spoken, room=room)
 
 
 class Announcer:

@@ -53,9 +53,9 @@ def main() -> int:
         print(f"filled the outbox with {args.backlog} events in {time.perf_counter() - t0:.1f} s")
         procs = {"empty": spawn_controller(empty_cfg), "backlog": spawn_controller(full_cfg)}
         topics = {"empty": NodeTopics(SITE, "entrance-empty"), "backlog": NodeTopics(SITE, "entrance-backlog")}
-        # the node answers only its askers' reply topics (kiosk, screening, core): ask as a kiosk
-        tech = MqttClient("127.0.0.1", broker.port, "bench-tech", role="kiosk",
-                          reply_topic=topics["empty"].reply("kiosk", "bench-tech"))
+        # asks as a kiosk: the node answers only the roles that send it commands
+        tech = MqttClient("127.0.0.1", broker.port, "kiosk-bench", role="kiosk",
+                          reply_topic=topics["empty"].reply("kiosk", "kiosk-bench"))
         tech.start()
         times: dict[str, list[float]] = {"empty": [], "backlog": []}
         seen: dict[str, int] = {}

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
 
+from booking_core.doctors import DoctorsDesk
 from booking_core.inbox import EventInbox
 from booking_core.records import CoreAppointment
 from booking_core.requests import CoreRequests
@@ -28,8 +29,8 @@ from booking_core.testing import StandInTestApi
 from foundation.config import VestibuleConfig
 from mqtt.client import MqttClient
 from mqtt.models import CallCommand, CoreStatus, ScheduleSnapshot
-from mqtt.reply_policy import CORE_ASKERS, ReplyPolicy
 from mqtt.rpc import Dispatcher
+from mqtt.reply_policy import CORE_ASKERS, ReplyPolicy
 from mqtt.topics import SiteTopics
 
 log = logging.getLogger("vestibule.devcore")
@@ -79,6 +80,8 @@ class DevCore(StandInTestApi):
         self.caller = DemoCaller(store, config=self.config, site=self.site, interval_s=self.call_interval_s,
                                  seed=self.seed, repeat_one_in=self.repeat_one_in, publish=self._publish_call,
                                  stop=self._stop)
+        self.doctors = DoctorsDesk(store)
+        self.inbox_events.listen(self.doctors.on_event)
         if self.demo:
             self.inbox_events.listen(self.caller.on_event)
         self._day = self.today()

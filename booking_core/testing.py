@@ -43,6 +43,10 @@ class StandInTestApi:
     def checkins(self) -> list[dict]:
         return self.store.checkins()
 
+    def notifications(self) -> list[dict]:
+        """Doctors informed that their patient went to the box: event, booking, doctor_id, doctor, at."""
+        return self.store.notifications()
+
     def snapshot_version(self) -> int:
         return self.store.version(self.today())
 

@@ -110,11 +110,50 @@ class ArrivalWindow(Strict):
     late_minutes: int = Field(default=15, ge=0, le=24 * 60, description="check-in closes this long after the start")
 
 
+class ScreeningQuestion(Strict):
+    id: str = Field(pattern=ID_PATTERN, description="answer key in screening.completed, e.g. fever-14d")
+    texts: dict[Lang, str] = Field(min_length=1, description="the question per site language")
+    box_if_yes: bool = Field(default=True, description="a yes suggests the isolation box")
+
+
+class StableReading(Strict):
+    """When a device's readings count as one stable measurement (docs/contract.md, screening)."""
+    count: int = Field(ge=2, le=600, description="consecutive good readings needed")
+    window_s: float = Field(gt=0, le=30, description="they span at least this long")
+    tolerance: float = Field(ge=0, le=5, description="max - min of the run, per value (°C; % and /min)")
+    max_age_s: float = Field(default=2.0, gt=0, le=10, description="the newest is no older than this")
+
+
 class ScreeningConfig(Strict):
     fever_celsius: float = Field(default=37.5, ge=35, le=42)
     spo2_min_percent: int = Field(default=94, ge=70, le=100)
     pulse_min_bpm: int = Field(default=45, ge=20, le=200)
     pulse_max_bpm: int = Field(default=120, ge=40, le=250)
+    # Readings outside these bounds are not a patient's (a thermometer at room air, a loose probe):
+    # the post is asked to measure again (error `implausible`).
+    plausible_celsius: tuple[float, float] = (34.0, 43.0)
+    plausible_spo2_percent: tuple[int, int] = (50, 100)
+    plausible_pulse_bpm: tuple[int, int] = (25, 250)
+    thermometer_stable: StableReading = StableReading(count=3, window_s=0.9, tolerance=0.1)
+    oximeter_stable: StableReading = StableReading(count=3, window_s=1.0, tolerance=1)
+    measure_timeout_s: float = Field(default=8.0, gt=0, le=60,
+                                     description="screening.measure waits this long for a stable reading")
+    session_expiry_s: float = Field(default=900.0, ge=30, le=24 * 3600,
+                                    description="an open screening session is dropped after this long")
+    questions: list[ScreeningQuestion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"screening question ids must be unique, got {ids}")
+        for name in ("plausible_celsius", "plausible_spo2_percent", "plausible_pulse_bpm"):
+            lo, hi = getattr(self, name)
+            if lo >= hi:
+                raise ValueError(f"{name}: the lower bound must be below the upper")
+        if self.pulse_min_bpm >= self.pulse_max_bpm:
+            raise ValueError("pulse_min_bpm must be below pulse_max_bpm")
+        return self
 
 
 class KioskConfig(Strict):
@@ -164,6 +203,14 @@ class VestibuleConfig(Strict):
         return value
 
     @model_validator(mode="after")
+    def _questions_in_every_language(self):
+        for i, question in enumerate(self.screening.questions):
+            missing = [lang for lang in self.site.languages if lang not in question.texts]
+            if missing:
+                raise ValueError(f"screening.questions[{i}] ({question.id}) has no text in {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
     def _unique_services(self):
         prefixes = [s.prefix for s in self.services]
         if len(set(prefixes)) != len(prefixes):
@@ -207,8 +254,7 @@ ConfigCheck = Callable[[dict], list[tuple[str, str]]]
 
 
 def check_board_rooms(data: dict) -> list[tuple[str, str]]:
-    """Rooms only on boards, none twice on one board (the rooms' form is the model's). A board
-    with no rooms is allowed: it is being set up (`vestibule provision test` drives it)."""
+    """Rooms only boards show, every board shows some, none twice (the rooms' form is the model's)."""
     problems: list[tuple[str, str]] = []
     devices = data.get("devices")
     if not isinstance(devices, dict):
@@ -221,6 +267,8 @@ def check_board_rooms(data: dict) -> list[tuple[str, str]]:
             continue
         key = f"devices.{name}.rooms"
         if device.get("kind") == "display":
+            if not rooms:
+                problems.append((key, "a board with no rooms never shows a call"))
             repeated = sorted({str(r) for r in rooms if rooms.count(r) > 1})
             if repeated:
                 problems.append((key, f"{', '.join(repeated)} listed more than once"))

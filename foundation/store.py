@@ -31,7 +31,6 @@ SCHEMA_VERSION = 1
 WAL_AUTOCHECKPOINT_PAGES = 1000
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 FULL_PROBE_INTERVAL_S = 1.0
-COUNTER_FLOOR_KEY = "counter_floor"  # set by a recovery: see keep_above_floor
 
 
 class StoreError(Exception):
@@ -103,7 +102,6 @@ class Store:
         self._listeners: list = []
         self._probe: threading.Thread | None = None
         self._closed = threading.Event()
-        self._carried: set = set()
         try:
             self._open()
         except StoreDamaged as damage:
@@ -136,30 +134,28 @@ class Store:
 
     def _recover(self, damage: StoreDamaged) -> None:
         aside = move_aside(self.path)
-        log.error("%s. It was moved aside to %s and a fresh store started; what still reads of it "
-                  "(undelivered events, counters) is carried over, and event counters continue above "
-                  "the old ones (docs/store.md)", damage, aside.name)
+        log.error("%s. It was moved aside to %s and a fresh store started; undelivered events that "
+                  "still read are carried over and the event counters continue above the old ones "
+                  "(docs/store.md)", damage, aside.name)
         self._open()
         self.recovered_from = aside
         old = open_read_only(aside)
         try:
             meta = read_meta(old)
+            with self.transaction() as tx:
+                for key, value in meta.items():
+                    if key != "schema_version":
+                        tx.meta_set(key, value)
         finally:
             if old is not None:
                 old.close()
-        with self.transaction() as tx:
-            for key, value in meta.items():
-                if key != "schema_version":
-                    tx.meta_set(key, value)
-            # persisted: an owner that raises its counters later (keep_above_floor) still finds it
-            tx.meta_set(COUNTER_FLOOR_KEY, max(meta.get(COUNTER_FLOOR_KEY, 0), counter_floor()))
 
-    def carry_over(self, take) -> int:
-        """After a recovery at open: `take(damaged: sqlite3.Connection, tx: Tx) -> int` copies what
-        its owner wants from the damaged file, read-only, into the fresh store. Else nothing."""
-        if self.recovered_from is None or take in self._carried:
+    # -- after a recovery: each owner of a table carries over what it needs -------------------
+    def carry_over(self, take, what: str) -> int:
+        """Run `take(damaged: sqlite3.Connection, tx: Tx) -> int` over the damaged file kept aside,
+        inside one transaction of this store; 0 when this store was not recovered."""
+        if self.recovered_from is None:
             return 0
-        self._carried.add(take)
         old = open_read_only(self.recovered_from)
         if old is None:
             return 0
@@ -168,18 +164,18 @@ class Store:
                 carried = take(old, tx)
         finally:
             old.close()
-        log.warning("carried %d %s from the damaged store %s", carried, take.__doc__ or take.__name__,
-                    self.recovered_from.name)
+        log.warning("carried %d %s from the damaged store", carried, what)
         return carried
 
-    def keep_above_floor(self, *keys: str) -> None:
-        """Counters whose values must never repeat: after a recovery each is raised to the floor
-        the recovery recorded (idempotent; a no-op in a store never recovered)."""
+    def continue_counters(self, *keys: str) -> None:
+        """After a recovery, counters whose values must never repeat (event seq, session) go on
+        above anything the damaged store may have used, even if its meta did not read."""
+        if self.recovered_from is None:
+            return
+        floor = counter_floor()
         with self.transaction() as tx:
-            floor = tx.meta_get(COUNTER_FLOOR_KEY)
             for key in keys:
-                if floor and tx.meta_get(key) < floor:
-                    tx.meta_set(key, floor)
+                tx.meta_set(key, max(tx.meta_get(key), floor))
 
     def _create_schema(self) -> None:
         with self.lock:

@@ -5,12 +5,12 @@ error coded SQLITE_CORRUPT or SQLITE_NOTADB (a truncated file, a file that is no
 Anything else (a locked file, an I/O error, a full disk) is not damage: the file is left alone.
 
 The damaged file (and its -wal and -shm) is renamed `<store>.damaged-<UTC time>` and kept for a
-technician. The fresh store gets every `meta` row that still reads, and a counter floor (the
-current time in milliseconds, above any value the old file can have reached). Each owner of
-tables then takes what it wants from the damaged file (`Store.carry_over`: the outbox takes its
-undelivered events, with their ids, so the core deduplicates anything it already had) and raises
-its never-repeating counters to the floor (`Store.keep_above_floor`: the outbox's seq and the
-session), so nothing new repeats a number the core already saw.
+technician. From it, read-only and as far as it reads, the fresh store gets every `meta` row;
+each owner of a table then takes what it needs as it opens (`Store.carry_over`: the outbox
+takes its undelivered events, with their ids, so the core deduplicates anything it already
+had), and counters that must never repeat (the outbox's seq and the session,
+`Store.continue_counters`) go on from at least the current time in milliseconds, above any
+value the old file can have reached, so nothing new repeats a number the core already saw.
 See docs/store.md.
 """
 from __future__ import annotations

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from kiosk.features.calls import feature as calls
 from kiosk.features.lobby import flow as lobby
+from kiosk.features import screening
 from kiosk.node.controller import Controller, FeatureSpec
 
 FEATURES = [
     FeatureSpec("lobby", lambda config: config.kiosk, lobby.build),
     FeatureSpec("calls", lambda config: None, calls.build),
+    FeatureSpec("screening", lambda config: config.screening, screening.build),
 ]
 
 

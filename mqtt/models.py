@@ -5,7 +5,7 @@ node accepts as commands forbid them (a misspelt key is an error answer, not a s
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -126,7 +126,7 @@ class BookingSameDay(Strict):
 
 class Observation(Strict):
     code: Literal["8310-5", "59408-5", "8867-4"]
-    value: float
+    value: int | float  # as the device reported it: SpO2 and pulse stay integers
     unit: Literal["Cel", "%", "/min"]
     site: Literal["forehead", "neck"] | None = None
     device: str
@@ -138,6 +138,11 @@ class ScreeningCompleted(Strict):
     observations: list[Observation]
     decision: Literal["pass", "box", "refer"]
     answers: dict[str, Any] = Field(default_factory=dict)
+    # our additions: what the rules suggested, the staff's reason when they decided otherwise
+    # (or completed without every measurement), and the post
+    suggested: Literal["pass", "box", "refer"] | None = None
+    reason: str | None = None
+    post: str | None = None
 
 
 class RoutingBox(Strict):

@@ -61,7 +61,6 @@ def _create_outbox(db) -> None:
 
 
 # Stamped on every event: never to repeat, even when a damaged store is replaced by a fresh one.
-COUNTERS = ("next_seq", "session")
 
 
 def _carry_undelivered(damaged: sqlite3.Connection, tx: Tx) -> int:
@@ -104,8 +103,10 @@ class Outbox:
         self.store = store
         self.clock = clock or Clock(tz)  # stamps `ts`; delivery bookkeeping uses real time_ns
         store.ensure(_create_outbox)
-        store.carry_over(_carry_undelivered)  # only after the store replaced a damaged file
-        store.keep_above_floor(*COUNTERS)
+        # a store started fresh after damage: seq and session go on above the old ones, and the
+        # undelivered events that still read come along (delivered ones the core already has)
+        store.continue_counters("next_seq", "session")
+        store.carry_over(_carry_undelivered, "undelivered events")
         self.site = site
         self.node = node
         self.tz = tz
@@ -170,12 +171,22 @@ class Outbox:
         if not seqs:
             return
         now = time.time_ns()
-        with self.store.transaction() as tx:
-            cur = tx.conn.executemany(
-                "UPDATE outbox SET delivered_ns = ? WHERE seq BETWEEN ? AND ? AND delivered_ns IS NULL",
-                [(now, first, last) for first, last in _runs(seqs)])
-            if cur.rowcount:
-                tx.meta_set(BACKLOG_KEY, tx.meta_get(BACKLOG_KEY) - cur.rowcount)
+        # Without an fsync of its own: a mark lost to a power cut only means the row is sent
+        # again (at least once; the core deduplicates), and the next durable commit of the
+        # store syncs the WAL, this mark included.
+        with self.store.lock:
+            conn = self.store.conn
+            durability = conn.execute("PRAGMA synchronous").fetchone()[0]
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self.store.transaction() as tx:
+                    cur = tx.conn.executemany(
+                        "UPDATE outbox SET delivered_ns = ? WHERE seq BETWEEN ? AND ? AND delivered_ns IS NULL",
+                        [(now, first, last) for first, last in _runs(seqs)])
+                    if cur.rowcount:
+                        tx.meta_set(BACKLOG_KEY, tx.meta_get(BACKLOG_KEY) - cur.rowcount)
+            finally:
+                conn.execute(f"PRAGMA synchronous={int(durability)}")
 
     def prune(self, window_s: float = REDELIVER_WINDOW_S) -> int:
         """Delete rows delivered longer ago than the redelivery window."""

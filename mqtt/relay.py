@@ -4,7 +4,8 @@ It publishes only while the broker is connected AND the core's retained status, 
 current connection, says online (Sparkplug's rule: edge nodes are gated on the primary host). A
 new connection starts offline: a broker restarted without its persistence has no retained status,
 and the core behind it may be gone too. Rows go out in seq order at QoS 1, up to `window` in
-flight; a row is marked delivered when its PUBACK arrives and kept for the redelivery window.
+flight; a row is marked delivered once its PUBACK arrives (written in batches: a mark lost to a
+crash only means the row is sent again) and kept for the redelivery window.
 
 A PUBACK means the broker has the event, not the core. So every time the core's status goes
 (back) to online, whether on a new connection or on the same one, the rows delivered inside the
@@ -29,6 +30,9 @@ from mqtt.topics import NodeTopics
 
 log = logging.getLogger("vestibule.relay")
 
+FLUSH_AFTER_S = 0.05  # PUBACKs are written to the store at most this late (or per `batch` acks)
+REFILL_AT_LEAST = 50  # rows: the window is topped up once this much room is free
+
 
 class Relay:
     def __init__(self, client: MqttClient, outbox: Outbox, topics: NodeTopics, *, window: int = 500,
@@ -46,6 +50,8 @@ class Relay:
         self._stop = threading.Event()
         self._acks: collections.deque = collections.deque()  # (mid, ok), appended by paho's thread
         self._inflight: dict[int, int] = {}  # mid -> seq
+        self._unflushed: list[int] = []  # acked seqs not yet marked delivered in the store
+        self._unflushed_since = 0.0
         self._last_sent = 0  # highest seq handed to paho; 0 at start: resend every undelivered row
         self._online_periods = 0  # +1 each time the core's status goes online (paho's thread writes it)
         self._period_seen = 0  # the relay thread's copy: a new period means redeliver
@@ -86,7 +92,10 @@ class Relay:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         ok = not (reason_code is not None and getattr(reason_code, "is_failure", False))
         self._acks.append((mid, ok))
-        self._wake.set()
+        # Wake the relay once there is room worth refilling, or for the last acks of a burst,
+        # not for every PUBACK: a turn per ack only competes with this thread for the GIL.
+        if len(self._acks) >= REFILL_AT_LEAST or len(self._acks) >= len(self._inflight) or not ok:
+            self._wake.set()
 
     @property
     def live(self) -> bool:
@@ -110,6 +119,7 @@ class Relay:
             period = self._online_periods
             if period != self._period_seen:  # the core came (back) online since the last turn
                 self._period_seen = period
+                self._flush_delivered()  # acked rows join the redelivery from here on
                 self._redeliver_after = 0
                 self.live_since_ns = None
             if live and self.live_since_ns is None:
@@ -129,9 +139,12 @@ class Relay:
             except Exception:  # the store or paho failed: log, back off, never die
                 log.exception("relay step failed; retrying")
                 self._retry_at = time.monotonic() + 1.0
-            if not self._acks:
-                self._wake.wait(0.5)
+            if len(self._acks) < REFILL_AT_LEAST:
+                if not self._inflight:
+                    self._flush_delivered()  # nothing more to come: the store catches up
+                self._wake.wait(FLUSH_AFTER_S if self._unflushed or self._inflight else 0.5)
                 self._wake.clear()
+        self._flush_delivered()
 
     def _settle_acks(self) -> None:
         # Publishing and recording a mid both happen on this thread, so an ack is always settled
@@ -150,8 +163,26 @@ class Relay:
                 self._retry_at = time.monotonic() + 5
                 self._last_sent = min(self._last_sent, seq - 1)
         if done:
+            if not self._unflushed:
+                self._unflushed_since = time.monotonic()
+            self._unflushed += done
+        if len(self._unflushed) >= self.batch or (
+                self._unflushed and time.monotonic() - self._unflushed_since >= FLUSH_AFTER_S):
+            self._flush_delivered()
+
+    def _flush_delivered(self) -> None:
+        # Marking rows delivered in batches, not per PUBACK: one transaction per FLUSH_AFTER_S
+        # or `batch` acks. A mark lost to a crash only means the row is sent again (the core
+        # deduplicates), so until the flush the row is simply still owed.
+        if not self._unflushed:
+            return
+        done, self._unflushed = self._unflushed, []
+        try:
             self.outbox.delivered(done)
-            self.delivered_count += len(done)
+        except Exception:
+            self._unflushed = done + self._unflushed  # keep them for the next try
+            raise
+        self.delivered_count += len(done)
 
     def _redeliver(self) -> None:
         """Send recently acknowledged rows again, oldest first, before anything new; fire and forget
@@ -171,7 +202,7 @@ class Relay:
 
     def _send_more(self) -> None:
         room = self.window - len(self._inflight)
-        if room <= 0:
+        if room < min(REFILL_AT_LEAST, self.window):  # a query per few acks, not per ack
             return
         rows = self.outbox.pending(self._last_sent, min(room, self.batch))
         live_since = self.live_since_ns or time.time_ns()

@@ -26,8 +26,8 @@ SERVICE_USER = {"controller": units.SERVICE_USER, "core": units.SERVICE_USER, DO
 
 
 def broker_users(config) -> list[str]:
-    """The broker's users for this node's config, as broker_config defines them: controller,
-    core, one per kiosk, screening post and board."""
+    """The broker's users for this node's config: controller, core, and one per kiosk, screening
+    post and board (broker_config.users_from_config); each user name is also its client id."""
     return [user.name for user in broker_config.users_from_config(config)]
 
 

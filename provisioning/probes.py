@@ -145,16 +145,25 @@ def probe_escpos(port: str, t: Timeouts) -> Identification | None:
     return Identification("printer", "escpos", {"status": ", ".join(problems) or "ok"})
 
 
+# Signs never answer a broadcast read (address 00), so the probe asks the addresses a line
+# most often has, each for a share of the Alpha timeout; a sign set to another address is
+# found by `assign --protocol alpha` with its address.
+ALPHA_PROBE_ADDRESSES = ("01", "02")
+
+
 def probe_alpha(port: str, t: Timeouts) -> Identification | None:
     from devices.display.driver import AlphaBoard
-    device = AlphaBoard("probe", _url(port), {"answer_timeout": t.alpha, "address": "00"})
-    try:
-        device.open()  # reads the serial error status register of whichever sign answers
-    except DeviceNotAnswering:
-        return None
-    finally:
-        device.close()
-    return Identification("display", "alpha", {"address": "00 (all)"})
+    for address in ALPHA_PROBE_ADDRESSES:
+        device = AlphaBoard("probe", _url(port), {"answer_timeout": t.alpha / len(ALPHA_PROBE_ADDRESSES),
+                                                  "address": address, "answers": True})
+        try:
+            device.open()  # reads the serial error status register of the sign at that address
+        except DeviceNotAnswering:
+            continue
+        finally:
+            device.close()
+        return Identification("display", "alpha", {"address": address})
+    return None
 
 
 def probe_modbus(port: str, t: Timeouts) -> Identification | None:

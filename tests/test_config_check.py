@@ -194,6 +194,7 @@ def test_boards_sharing_a_line_need_their_own_addresses(tmp_path):
     (["12 "], ["devices.board-lab.rooms[0]"]),
     (["a-room-name-longer-16"], ["devices.board-lab.rooms[0]"]),
     ([""], ["devices.board-lab.rooms[0]"]),
+    ([], ["devices.board-lab.rooms", "never shows a call"]),
     (["5", "5"], ["devices.board-lab.rooms", "5 listed more than once"]),
 ])
 def test_board_rooms_no_call_can_reach_are_reported(tmp_path, rooms, words):
@@ -216,7 +217,7 @@ def test_a_service_room_no_call_can_carry_is_reported(tmp_path):
 
 def test_every_problem_is_listed_in_one_run(tmp_path):
     data = with_password(example(), str(tmp_path / "nope.password"))
-    data["devices"]["board-lab"]["rooms"] = ["5", "5"]
+    data["devices"]["board-lab"]["rooms"] = []
     stderr = check_fails(write_config(tmp_path, data, store="missing/node.db"),
                          "broker.password_file", "node.store", "devices.board-lab.rooms")
     assert "3 problem(s)" in stderr

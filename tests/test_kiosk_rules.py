@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kiosk.features.lobby import rules, texts
+from kiosk.features.lobby import rules
 from foundation.config import ArrivalWindow
 from kiosk.features.lobby.tickets import format_number, next_after
 

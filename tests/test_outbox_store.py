@@ -1,7 +1,6 @@
 """The outbox's guarantees at the store level: atomic with the business row, seq across restarts, a bound."""
 from __future__ import annotations
 
-import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -129,3 +128,11 @@ def test_backlog_is_read_from_a_counter_not_counted(tmp_path):
     outbox.backlog()
     store.conn.set_trace_callback(None)
     assert statements and not any("from outbox" in s.lower() for s in statements), statements
+
+
+def test_marking_rows_delivered_leaves_the_store_durable_for_everything_else(tmp_path):
+    store, outbox = outbox_at(tmp_path / "n.db")
+    outbox.emit("ticket.issued", TICKET)
+    outbox.delivered([1])
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    assert outbox.backlog() == 0

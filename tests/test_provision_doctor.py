@@ -25,7 +25,7 @@ SITE, NODE = "spb-dunaisky", "entrance-1"
 
 def publish_core_status(port, password, online: bool):
     done = threading.Event()
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-core", protocol=paho.MQTTv5)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="core", protocol=paho.MQTTv5)  # the ACL ties ids to users
     c.username_pw_set("core", password)
     c.on_connect = lambda *a: done.set()
     c.connect("127.0.0.1", port)
@@ -54,7 +54,8 @@ def node(tmp_path):
     doc["broker"]["url"] = broker.url
     doc["broker"]["username"] = "controller"
     doc["broker"]["password_file"] = str(creds / "controller.password")
-    doc["devices"] = {"oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{stable}"}}
+    doc["devices"] = {"oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{stable}",
+                                     "role": "screening-1"}}  # the post's broker user reads the statuses
     config = tmp_path / "node.toml"
     config.write_text(tomlkit.dumps(doc))
     write_credentials(creds, load_node_config(config))
@@ -81,7 +82,7 @@ def test_a_healthy_node_passes(node, capsys):
     code, checks = doctor(node, capsys)
     assert faults(checks) == {} and code == 0
     assert checks["device oximeter-1"]["detail"].endswith("oximeter/contec (model CMS50D+, vendor CONTEC, device_id SIM0001)")
-    for user in ("controller", "core", "doctor"):  # the users this config has (no kiosk devices)
+    for user in ("controller", "core", "screening-1", "doctor"):  # one per client this config has
         assert checks[f"broker user {user}"]["state"] == "ok"
     assert checks["core"]["state"] == "ok"
 
@@ -102,11 +103,11 @@ def test_a_device_that_does_not_answer_is_a_fault(node, capsys):
 
 
 def test_a_wrong_password_is_named_with_rotation_as_the_fix(node, capsys):
-    (node["creds"] / "core.password").write_text("not-the-password\n")
+    (node["creds"] / "screening-1.password").write_text("not-the-password\n")
     code, checks = doctor(node, capsys)
-    assert code == 1 and list(faults(checks)) == ["broker user core"]
-    assert "does not match core's hash" in checks["broker user core"]["detail"]
-    assert "--rotate core" in checks["broker user core"]["fix"]
+    assert code == 1 and list(faults(checks)) == ["broker user screening-1"]
+    assert "does not match screening-1's hash" in checks["broker user screening-1"]["detail"]
+    assert "--rotate screening-1" in checks["broker user screening-1"]["fix"]
 
 
 def test_a_broker_that_is_down_is_named_with_the_start_command(node, capsys):

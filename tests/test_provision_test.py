@@ -100,9 +100,9 @@ def test_boards_show_the_test_text(tmp_path, capsys):
     try:
         config = config_with(tmp_path, **{
             "board-1": {"kind": "display", "protocol": "alpha", "url": f"serial://{alpha.link_path}",
-                        "options": {"address": "01"}},
+                        "rooms": ["12"], "options": {"address": "01"}},
             "board-2": {"kind": "display", "protocol": "modbus", "url": f"serial://{numbers.link_path}",
-                        "options": {"address": 3}}})
+                        "rooms": ["5"], "options": {"address": 3}}})
         assert run(config, "board-1", capsys)[0] == 0
         assert alpha.shows("01").text == "TEST 123"
         assert run(config, "board-2", capsys)[0] == 0

@@ -196,8 +196,8 @@ def test_broker_and_core_crash_controller_holds_events_then_resends_when_the_cor
     core.kill()
     broker.start()
     topics = NodeTopics("spb-dunaisky", "entrance-1")
-    # asks as a kiosk would: the node answers only its askers' reply topics (kiosk, screening, core)
-    tech = MqttClient("127.0.0.1", broker.port, "tech-1", role="kiosk", reply_topic=topics.reply("kiosk", "tech-1"))
+    # asks as a kiosk would: the node answers only the roles that send it commands
+    tech = MqttClient("127.0.0.1", broker.port, "kiosk-1", role="kiosk", reply_topic=topics.reply("kiosk", "kiosk-1"))
     tech.start()
     try:
         assert tech.wait_connected(10)

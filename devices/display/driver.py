@@ -158,7 +158,8 @@ class _LineBoard(Device):
 class AlphaBoard(_LineBoard):
     """An Alpha-protocol LED sign. show() writes TEXT file A, then reads the sign's serial error
     status register: the answer proves the sign is there and took the packet (a checksum or
-    framing error reported there means it dropped it, so the packet is sent once more)."""
+    framing error reported there means it dropped it, so the packet is sent once more).
+    A one-way sign (`answers = false`, or address 00) only gets the write, and stays unverified."""
 
     protocol = "alpha"
     default_gap = ALPHA_GAP

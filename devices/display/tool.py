@@ -22,14 +22,16 @@ def show(display: str, protocol: str, address: str | None, text: str, out, answe
             if not answers or alpha.normalize_address(address) == alpha.BROADCAST:
                 options["answers"] = False
             board = AlphaBoard("cli-display", url, options)
-            action = lambda: board.show(text)
+            def action():
+                return board.show(text)
         elif protocol == "modbus":
             if not answers:
                 raise ValueError("--no-answer is for one-way Alpha signs; a Modbus board always echoes")
             number = _whole_number(text)
             modbus.to_register(number)
             board = ModbusNumberBoard("cli-display", url, options)
-            action = lambda: board.show_number(number)
+            def action():
+                return board.show_number(number)
         else:
             raise ValueError(f"unknown display protocol {protocol!r}; expected alpha or modbus")
     except ValueError as exc:

@@ -99,7 +99,7 @@ def encode_live(spo2: int | None, pulse: int | None, *, signal: int = 8, finger_
     b2 = (signal & 0x0F) | (0x40 if beat else 0) | (0x80 if finger_out else 0)
     b3 = (pleth & 0x7F) | (0x80 if searching else 0)
     pulse_byte = 0xFF if pulse is None else pulse & 0xFF
-    spo2_byte = 0x7F if spo2 is None else spo2 & 0x7F
+    spo2_byte = 0x7F if spo2 is None else spo2 & 0xFF  # bit7 rides in the high-bit byte
     pi_word = 0xFFFF if pi is None else pi & 0xFFFF
     return encode_packet(LIVE, bytes([b2, b3, bar & 0xFF, pulse_byte, spo2_byte,
                                       pi_word & 0xFF, pi_word >> 8]))

@@ -39,6 +39,11 @@ def rt_request(n: int) -> bytes:
     return bytes((0x10, 0x04, n))
 
 
+def is_rt_answer(byte: int) -> bool:
+    """A byte of the form 0xx1xx10 every DLE EOT answer has (the discovery probe checks it)."""
+    return byte & _RT_MASK == _RT_FORM
+
+
 def decode_rt(n: int, byte: int) -> frozenset[str] | None:
     """Problems in the answer to DLE EOT n; None when the byte is not a valid answer."""
     table = _RT_TABLES.get(n)

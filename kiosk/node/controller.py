@@ -67,6 +67,7 @@ class Controller:
                                  username=config.broker.username, password=config.broker.password(),
                                  tls=config.broker.tls, keepalive=config.broker.keepalive_s)
         self.session = self.store.meta("session") + 1
+        self.bus = Bus()  # in-process happenings between features (kiosk/node/feature.py)
         self.client.set_will(self.topics.status, self._status(False))
         self.client.on_connect(self._connected)
         self.client.on_disconnect(self._disconnected)

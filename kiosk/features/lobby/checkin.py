@@ -41,7 +41,7 @@ CONTRACT_REASONS = set(CheckinRejected.model_fields["reason"].annotation.__args_
 
 
 def _create(db) -> None:
-    # "kiosk_" because every Store runs every @schema hook, the stand-in core's too (it has "checkins")
+    # "kiosk_": a name of its own, apart from the stand-in core's "checkins" should they ever share a file
     db.execute("""CREATE TABLE IF NOT EXISTS kiosk_checkins (
         id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL, checked_at TEXT NOT NULL,
         booking TEXT NOT NULL, ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,

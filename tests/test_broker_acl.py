@@ -267,6 +267,31 @@ def test_the_controller_answers_the_kiosk_ui_through_the_generated_acl(site_brok
         controller.stop()
 
 
+def test_the_controller_answers_the_screening_post_through_the_generated_acl(site_broker, tmp_path):
+    from ui.screening_client import ScreeningClient, screening_password
+    port, _, _, directory = site_broker
+    posts = {"oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": "sim://oximeter", "role": "screening-1"},
+             "thermometer-1": {"kind": "thermometer", "protocol": "bridge", "url": "sim://thermometer",
+                               "role": "screening-1"}}
+    config = make_config(tmp_path, f"mqtt://127.0.0.1:{port}", devices=posts,
+                         broker={"username": "controller", "password_file": str(directory / "controller.password")})
+    controller = build_controller(config)
+    controller.start()
+    post = ScreeningClient(config, "screening-1", post=lambda fn: fn(),
+                           password=screening_password(config, None, "screening-1"))
+    post.start()
+    try:
+        assert wait_until(lambda: controller.client.connected.is_set() and post.mqtt.connected.is_set())
+        replies = []
+        post.call("screening.info", {"post": "screening-1", "lang": "en"}, replies.append)
+        assert wait_until(lambda: replies)
+        assert replies[0].ok, replies[0]  # answered on reply/screening/screening-1
+        assert post.mqtt.reply_topic == f"{R}/reply/screening/screening-1"
+    finally:
+        post.stop()
+        controller.stop()
+
+
 # -- the node refuses ResponseTopics that are not an asker's reply topic ---------------------------
 @pytest.fixture
 def running(node_config):

@@ -12,7 +12,8 @@ from typing import Annotated, Callable, Literal, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 LANGUAGES = ("ru", "zh", "en")
 Lang = Literal["ru", "zh", "en"]
@@ -20,9 +21,16 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # safe as an MQTT topic level: no + #
 # A room as a call can carry it (core/cmd/call: 1-16 characters) and as calls are matched to
 # boards (exactly): no surrounding spaces, no control characters. See docs/config.md.
 ROOM_MAX = 16
-_EDGE, _INNER = r"[^\s\x00-\x1f\x7f]", r"[^\x00-\x1f\x7f]"
-Room = Annotated[str, Field(pattern=f"^{_EDGE}(?:{_INNER}{{0,{ROOM_MAX - 2}}}{_EDGE})?$",
-                            description="a room as calls name it: 1-16 characters, no surrounding spaces")]
+
+
+def _callable_room(value: str) -> str:
+    if not 1 <= len(value) <= ROOM_MAX or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{value!r} can never be a call's room (1-{ROOM_MAX} characters, "
+                         "no spaces around it, no control characters)")
+    return value
+
+
+Room = Annotated[str, AfterValidator(_callable_room)]
 
 
 class Strict(BaseModel):
@@ -313,6 +321,8 @@ def parse_config(data: dict, path: Path = Path("<config>"), checks: Sequence[Con
                 msg = "unknown key (misspelt? see config/example.toml)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
+            elif err["type"] == "value_error":
+                msg = msg.removeprefix("Value error, ")
             problems.append((_key_path(err["loc"]), msg))
         raise ConfigError(path, sorted(set(problems), key=problems.index)) from None
     if problems:

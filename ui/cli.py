@@ -30,7 +30,7 @@ def add_screening_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--windowed", action="store_true", help="a normal window, for development")
     p.add_argument("--lang", choices=LANGS, help="the language the post returns to (default: the site's)")
     p.add_argument("--size", default="1280x800", help="window size (WIDTHxHEIGHT)")
-    p.add_argument("--password-file", help="the post's broker password (default: screening.password next to the node's)")
+    p.add_argument("--password-file", help="the post's broker password (default: POST-ID.password next to the node's)")
     p.add_argument("--tour", metavar="OUTDIR", help="render every screen with sample data to OUTDIR and exit")
     p.add_argument("--state-file", type=Path, help=argparse.SUPPRESS)  # tests: what the post shows, as JSON
 

@@ -94,10 +94,17 @@ def with_password(data: dict, password_file: str, username: str | None = "contro
 
 def test_a_good_config_with_a_relative_password_file_passes(tmp_path):
     (tmp_path / "controller.password").write_text("s3cret\n")
+    (tmp_path / "controller-schedule.password").write_text("s3cret-too\n")
     config = write_config(tmp_path, with_password(example(), "controller.password"))
     result = run("config", "check", str(config))
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+
+
+def test_the_schedule_connections_password_beside_the_controllers_is_required(tmp_path):
+    (tmp_path / "controller.password").write_text("s3cret\n")
+    config = write_config(tmp_path, with_password(example(), "controller.password"))
+    check_fails(config, "broker.password_file", "the schedule connection's password")
 
 
 def test_missing_password_file_is_reported_and_the_controller_exits_2(tmp_path):

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from foundation.config import SCHEDULE_SUFFIX
+
 from devices.errors import BadDeviceURL
 from devices.url import parse_device_url
 
@@ -66,7 +68,17 @@ def check_password_file(data: dict) -> Problems:
     broker = data.get("broker")
     if not isinstance(broker, dict):
         return []
+    problems = _readable_password(broker.get("password_file"), broker.get("username"))
     path, user = broker.get("password_file"), broker.get("username")
+    if not problems and isinstance(path, str) and isinstance(user, str) and user:
+        # the controller's second connection (the day's schedule) logs in as <user>-schedule
+        schedule = os.path.join(os.path.dirname(path), f"{user}{SCHEDULE_SUFFIX}.password")
+        problems += [("broker.password_file", f"{msg} (the schedule connection's password, beside the controller's)")
+                     for _, msg in _readable_password(schedule, user + SCHEDULE_SUFFIX)]
+    return problems
+
+
+def _readable_password(path, user) -> Problems:
     if path is None:
         return [("broker.password_file", f"broker.username {user!r} is set but no password file")] if user else []
     if not isinstance(path, str):

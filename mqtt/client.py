@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Callable
 
 import paho.mqtt.client as paho
@@ -245,12 +245,16 @@ class MqttClient:
         correlation = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
         with self._pending_lock:
             future = self._pending.get(correlation) if correlation else None
-        if future is None:
-            return  # a late answer to a request that already timed out
+        if future is None or future.done():
+            return  # a late answer to a request that timed out, or a second copy (QoS 1 is at least once)
         try:
-            future.set_result(AnswerAdapter.validate_json(msg.payload))
+            answer = AnswerAdapter.validate_json(msg.payload)
         except Exception as exc:  # a malformed answer is the responder's bug; tell the caller
-            future.set_result(ErrorAnswer(error={"code": "bad_answer", "message": str(exc)[:200]}))
+            answer = ErrorAnswer(error={"code": "bad_answer", "message": str(exc)[:200]})
+        try:
+            future.set_result(answer)
+        except InvalidStateError:  # two copies raced on the network thread: the first one counts
+            pass
 
     def _handle_unrouted(self, client, userdata, msg) -> None:
         log.debug("message on %s with no handler", msg.topic)

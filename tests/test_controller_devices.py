@@ -73,7 +73,7 @@ def entrance(tmp_path, broker):
 def test_every_simulated_device_becomes_ready_and_is_published_retained(entrance):
     controller, core, watcher = entrance
     devices = list(controller.config.devices)
-    assert wait_until(lambda: all(watcher.state(d) in ("ready", "degraded") for d in devices), 30), watcher.statuses
+    assert wait_until(lambda: all(watcher.state(d) in ("ready", "degraded") for d in devices), 60), watcher.statuses  # four Alpha boards share one line: slow on a loaded machine
 
 
 def test_readings_reach_the_screens_throttled(entrance):

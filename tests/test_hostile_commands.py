@@ -38,6 +38,13 @@ VALID = {
                      "room": "12", "phone": "+79215550101", "birth_date": "1984-07-21", "lang": "ru"},
     "feedback": {"kiosk": "kiosk-1", "score": 7, "lang": "ru"},
     "kiosk.info": {"kiosk": "kiosk-1", "lang": "en"},
+    # the screening post's commands (this node has no post: unknown_post / unknown_session answers)
+    "screening.info": {"post": "screening-1", "lang": "en"},
+    "screening.start": {"post": "screening-1", "by": "none", "lang": "ru"},
+    "screening.measure": {"session": "s-0001", "what": "temperature", "site": "forehead"},
+    "screening.answers": {"session": "s-0001", "answers": {"fever_14d": "no"}},
+    "screening.complete": {"session": "s-0001", "decision": "pass", "reason": "checked"},
+    "screening.cancel": {"session": "s-0001"},
 }
 assert set(VALID) == set(COMMAND_MODELS) | {"ping"}, "every node command is fuzzed"
 

@@ -11,6 +11,7 @@ _REGISTRARS = [
     "devices.cli:register",
     "kiosk.cli_core:register",
     "ui.cli:register",
+    "kiosk.cli_voice:register",
 ]
 
 

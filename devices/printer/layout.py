@@ -63,6 +63,7 @@ class TicketDoc:
     lang: str = "ru"
     priority: bool = False
     people_ahead: int = 0
+    wait_minutes: float | None = None  # the queue's estimate; None: not enough calls today to say
     greeting: str = ""  # empty: the language's default greeting
     site: str = ""  # clinic name / address line
     footer: str = ""
@@ -92,6 +93,7 @@ LABELS: dict[str, dict[str, str]] = {
         "your_number": "Ваш номер",
         "priority": "ВНЕ ОЧЕРЕДИ",
         "people_ahead": "Перед вами: {n}",
+        "wait_minutes": "Ожидание: около {n} мин",
         "issued": "Выдан",
         "patient": "Пациент",
         "doctor": "Врач",
@@ -106,6 +108,7 @@ LABELS: dict[str, dict[str, str]] = {
         "your_number": "您的号码",
         "priority": "优先",
         "people_ahead": "前面等候：{n} 人",
+        "wait_minutes": "预计等候：约 {n} 分钟",
         "issued": "取号时间",
         "patient": "患者",
         "doctor": "医生",
@@ -120,6 +123,7 @@ LABELS: dict[str, dict[str, str]] = {
         "your_number": "Your number",
         "priority": "PRIORITY",
         "people_ahead": "People ahead: {n}",
+        "wait_minutes": "Estimated wait: about {n} min",
         "issued": "Issued",
         "patient": "Patient",
         "doctor": "Doctor",
@@ -189,6 +193,8 @@ def ticket_layout(doc: TicketDoc) -> list[Block]:
         blocks.append(Text(t["priority"], align="center", size="double", bold=True))
     blocks.append(Feed())
     blocks.append(Text(t["people_ahead"].format(n=doc.people_ahead)))
+    if doc.wait_minutes is not None:
+        blocks.append(Text(t["wait_minutes"].format(n=max(1, round(doc.wait_minutes)))))
     blocks.append(Text(f"{t['issued']}: {format_time(doc.issued_at, doc.lang)}"))
     blocks.append(Text(t["wait_call"]))
     blocks.append(Separator())

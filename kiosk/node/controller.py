@@ -16,6 +16,7 @@ from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
 from kiosk.features.calls.handler import CallHandler
 from foundation.config import VestibuleConfig
+from kiosk.node.feature import Bus
 from kiosk.node.schedule_cache import ScheduleCache
 from foundation.store import Store
 from mqtt.client import MqttClient
@@ -58,6 +59,8 @@ class Controller:
             devices = DeviceManager(config, on_status=self._device_status, on_problem=self._device_problem,
                                     on_reading=self._device_reading)
         self.devices = devices
+        self.bus = Bus()  # between features: ticket.issued, call.made, queue.estimate
+        self.features: list = []  # contract features (kiosk/app.py), stopped with the controller
         self.calls = CallHandler(self)
         self.client.subscribe(self.topics.core_schedule_all, self._schedule_message)
         self.client.subscribe(self.topics.core_cmd_call, self.calls.on_call_message)
@@ -176,6 +179,8 @@ class Controller:
     def stop(self) -> None:
         self._stop.set()
         self.commands.stop()
+        for feature in self.features:
+            feature.stop()
         self.relay.stop()
         self.client.stop(final=(self.topics.status, self._status(False)))
         self.devices.stop()

@@ -10,7 +10,7 @@ from collections import deque
 
 from pydantic import ValidationError
 
-from kiosk.features.calls.announcer import Announcer
+from kiosk.features.calls.announcer import Announcer, node_speaks_for
 from mqtt.models import BoardCall, BoardState, CallCommand, CallDisplayed
 
 log = logging.getLogger("vestibule.calls")
@@ -26,7 +26,7 @@ class CallHandler:
         self._last_announced: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         cfg = controller.config
-        self.announcer = Announcer(cfg.site.default_language, cfg.node.store.parent / "announcements")
+        self.announcer = Announcer.for_node(cfg)
 
     def on_call_message(self, msg) -> None:
         received = time.monotonic()
@@ -54,9 +54,11 @@ class CallHandler:
                 self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room, ts=ctl.now()))
             state = BoardState(ts=ctl.now(), calls=list(self.recent))
         ctl.call_seen(call)  # the ticket no longer waits (the kiosk's `ahead` counts)
+        ctl.bus.send("call.made", call)
         boards = ctl.devices.show_call(call.room, call.ticket)
         ctl.client.publish(ctl.topics.board_state, state, retain=True)
-        announced = self.announcer.announce(call.call_id, call.ticket, call.room) if announce else False
+        speak = announce and node_speaks_for(ctl.config, call.room)
+        announced = self.announcer.announce(call.call_id, call.ticket, call.room) if speak else False
         event = CallDisplayed(call_id=call.call_id, ticket=call.ticket, room=call.room, boards=boards,
                               announced=announced, latency_ms=round((time.monotonic() - received) * 1000, 1))
         ctl.outbox.emit("call.displayed", event)

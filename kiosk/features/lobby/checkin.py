@@ -216,6 +216,7 @@ class CheckinService:
                 arrival=decision.arrival, route=decision.route, offline=offline))
             if decision.route == "box":
                 outbox.append(tx, "routing.box", RoutingBox(booking=appt.booking, doctor_id=appt.doctor.id))
+        self.ctl.bus.send("ticket.issued", ticket)
         log.info("check-in: ticket %s, route %s, arrival %s%s%s", number, decision.route, decision.arrival,
                  ", offline" if offline else "", "" if printed else ", NOT printed")
 

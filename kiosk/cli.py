@@ -12,6 +12,7 @@ _REGISTRARS = [
     "kiosk.cli_core:register",
     "ui.cli:register",
     "kiosk.cli_voice:register",
+    "ui.board_cli:register",
 ]
 
 

@@ -36,6 +36,7 @@ def acl_rules(site: str, node: str) -> dict[str, list[tuple[str, str]]]:
             ("write", f"{n}/dev/#"),
             ("write", f"{n}/evt/#"),
             ("write", f"{n}/board/#"),
+            ("write", f"{n}/queue/#"),
             ("read", f"{root}/reply/controller/#"),
             ("write", f"{root}/reply/kiosk/#"),
             ("write", f"{root}/reply/screening/#"),
@@ -62,6 +63,7 @@ def acl_rules(site: str, node: str) -> dict[str, list[tuple[str, str]]]:
         ],
         "board": [
             ("read", f"{n}/board/state"),
+            ("read", f"{n}/queue/state"),
             ("read", f"{n}/status"),
             ("read", f"{root}/core/status"),
         ],

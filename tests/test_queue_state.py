@@ -101,7 +101,7 @@ def test_queue_state_is_published_retained_and_kiosk_info_and_the_ticket_carry_t
                 env.clock.at = at(called)
                 env.core.client.publish(env.core.topics.core_cmd_call,
                                         {"call_id": f"c-{n}", "ticket": number, "room": "5", "service": "lab"})
-                wait_until(lambda: seen.state and lab_entry(seen.state).calls_today == n + 1,
+                wait_until(lambda n=n: seen.state and lab_entry(seen.state).calls_today == n + 1,
                            what=f"call {n + 1} in the queue state")
             entry = lab_entry(seen.state)
             assert (entry.waiting, entry.last_called, entry.wait_minutes) == (1, "L003", 10.0)

@@ -15,9 +15,9 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from kiosk.features.calls.voice import Voice, VoiceError
 
@@ -52,7 +52,7 @@ class Announcer:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_node(cls, config, **kwargs) -> "Announcer":
+    def for_node(cls, config, **kwargs) -> Announcer:
         voice = config.voice
         state = config.node.store.parent
         return cls(Voice(state / "voice", languages=voice.languages or list(config.site.languages),

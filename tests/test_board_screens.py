@@ -1,0 +1,69 @@
+"""Screenshots of the TV board in both orientations and the three languages, each checked by the
+layout oracle (tests/support/layout_oracle.py) in the board's own process: nothing outside the
+window, no overlapping siblings, no text wider than its box, contrast, and text big enough to
+read across a waiting room. PNGs: build/screenshots/board_<orientation>_<lang>.png."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image, ImageStat
+
+from tests.board_rig import board_config, call
+from tests.conftest import ROOT, SCREENSHOTS
+from tests.kiosk_env import kiosk_env, wait_until
+from tests.test_ui_kiosk_screens import kivy_env
+
+SIZES = {"landscape": (1920, 1080), "portrait": (1080, 1920)}
+
+
+@pytest.fixture(scope="module")
+def waiting_room(tmp_path_factory):
+    """A morning's queues: tickets issued and called minutes apart, so the lab and the cashier
+    have estimates, registration has waiting tickets and none yet, and the board has 8 calls."""
+    from mqtt.broker import Broker
+    tmp = tmp_path_factory.mktemp("board-screens")
+    (tmp / "broker").mkdir()
+    broker = Broker(workdir=str(tmp / "broker"))
+    broker.start()
+    try:
+        with kiosk_env(tmp, broker) as env:
+            for service in ("lab", "cashier"):
+                for _ in range(4):
+                    env.ok("ticket", {"service": service, "lang": "ru"})
+                    env.clock.advance(minutes=3)
+            for _ in range(3):
+                env.ok("ticket", {"service": "registration", "lang": "ru"})
+            for n, (ticket, room) in enumerate([("L001", "5"), ("C001", "2"), ("L002", "5"), ("C002", "2"),
+                                                ("L003", "5"), ("C003", "2"), ("R001", "1"), ("L004", "5")]):
+                env.clock.advance(minutes=4)
+                call(env, f"c-{n}", ticket, room)
+                wait_until(lambda n=n: len(env.controller.calls.recent) == n + 1, what=f"call {n + 1} handled")
+            yield tmp, broker
+    finally:
+        broker.cleanup()
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+@pytest.mark.parametrize("lang", ["ru", "zh", "en"])
+def test_board_screens_pass_the_layout_oracle(waiting_room, orientation, lang):
+    tmp, broker = waiting_room
+    config = board_config(tmp, broker.url)
+    png = SCREENSHOTS / f"board_{orientation}_{lang}.png"
+    png.unlink(missing_ok=True)
+    report = tmp / f"report-{orientation}-{lang}.json"
+    width, height = SIZES[orientation]
+    run = subprocess.run([sys.executable, "-m", "tests.support.board_check", str(config),
+                          "tv-all" if orientation == "portrait" else "tv-1", lang, f"{width}x{height}", str(png),
+                          str(report)], cwd=ROOT, env=kivy_env(), capture_output=True, text=True, timeout=90,
+                         check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert result["online"] and result["size"] == [width, height]
+    assert not result["problems"], "\n".join(result["problems"])
+    assert "L004 → 5" in result["texts"]
+    image = Image.open(png).convert("L")
+    assert image.size == (width, height)
+    assert ImageStat.Stat(image).stddev[0] > 20, f"{png.name} looks blank"

@@ -207,6 +207,15 @@ class VestibuleConfig(Strict):
                 spoken[room] = name
         return self
 
+    @model_validator(mode="after")
+    def _board_services_known(self):
+        known = {s.id for s in self.services}
+        for name, board in self.boards.items():
+            unknown = [s for s in board.services if s not in known]
+            if unknown:
+                raise ValueError(f"boards.{name}.services: {unknown} are not configured services")
+        return self
+
     def voice_rooms_of_boards(self) -> set[str]:
         """Rooms whose calls a board's machine announces (the node stays silent for them)."""
         return {room for board in self.boards.values() if board.voice for room in board.rooms}

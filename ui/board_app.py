@@ -289,13 +289,18 @@ class BoardApp(App):
         os.replace(tmp, self.state_file)
 
 
-def configure_window(windowed: bool, size: str) -> None:
+def configure_window(windowed: bool, size: str, at: str | None = None) -> None:
     """Before Kivy creates its window: a normal window of `size`, or borderless over the display."""
     width, height = (int(x) for x in size.lower().split("x"))
     Config.set("kivy", "exit_on_escape", "0")
     if windowed:
         Config.set("graphics", "fullscreen", "0")
         Config.set("graphics", "borderless", "0")
+        if at:
+            left, top = (int(x) for x in at.split(","))
+            Config.set("graphics", "position", "custom")
+            Config.set("graphics", "left", str(left))
+            Config.set("graphics", "top", str(top))
     else:
         screen = x_display_size()  # see ui/display.py: a borderless window covers a bare X display
         if screen:
@@ -328,7 +333,12 @@ def run(args: argparse.Namespace, on_settled: Callable[[BoardApp], None] | None 
         print(f"vestibule board: no [boards.{args.board}] in {args.config} (configured: {known})", file=sys.stderr)
         return 2
     board = config.boards[args.board]
-    configure_window(args.windowed or bool(args.snap), args.size or SIZES[board.orientation])
+    size = args.size or SIZES[board.orientation]
+    if size == "fit":
+        left = int((args.at or "0,0").split(",")[0])
+        width = min(960, max(480, (x_display_size() or (left + 960, 0))[0] - left))
+        size = f"{width}x{width * 9 // 16}"
+    configure_window(args.windowed or bool(args.snap), size, args.at)
     try:
         fonts.register()
     except fonts.FontMissing as exc:

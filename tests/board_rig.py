@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
+
+from kiosk.demo import dump_toml
 
 from tests.conftest import ROOT
 from tests.kiosk_env import wait_until
@@ -16,24 +19,20 @@ from tests.support.processes import popen_child
 from tests.test_ui_kiosk_screens import kivy_env
 
 BOARD_START_S = 40.0
-BOARDS_TOML = """
-[boards.tv-1]
-rooms = ["1", "2", "5"]
-services = ["registration", "cashier", "lab"]
-floors = {}
-
-[boards.tv-all]
-orientation = "portrait"
-"""
+BOARDS = {
+    "tv-1": {"rooms": ["1", "2", "5"], "services": ["registration", "cashier", "lab"]},
+    "tv-all": {"orientation": "portrait"},
+}
 
 
-def board_config(tmp_path: Path, broker_url: str, extra: str = BOARDS_TOML) -> Path:
-    """The example config pointed at the test broker, with TV boards."""
-    text = (ROOT / "config" / "example.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "mqtt://127.0.0.1:1883"', f'url = "{broker_url}"')
-    text = text.replace('store = "../var/entrance-1.db"', f'store = "{tmp_path / "board-unused.db"}"')
+def board_config(tmp_path: Path, broker_url: str, boards: dict = BOARDS) -> Path:
+    """The example config pointed at the test broker, with these TV boards instead of its own."""
+    data = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
+    data["broker"]["url"] = broker_url
+    data["node"]["store"] = str(tmp_path / "board-unused.db")
+    data["boards"] = boards
     path = tmp_path / "board.toml"
-    path.write_text(text + extra, encoding="utf-8")
+    path.write_text(dump_toml(data), encoding="utf-8")
     return path
 
 

@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 
 from kiosk.demo import dump_toml
-
 from tests.conftest import ROOT
 from tests.kiosk_env import wait_until
 from tests.support.processes import popen_child

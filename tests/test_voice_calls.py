@@ -92,36 +92,48 @@ def call(core, controller, call_id: str, ticket: str, room: str) -> None:
     core.publish(controller.topics.core_cmd_call, {"call_id": call_id, "ticket": ticket, "room": room})
 
 
+def played(log: Path) -> list[tuple[str, float, float]]:
+    """(file stem, start, end) of each WAV the sink took, in order."""
+    out, open_at = [], {}
+    for line in sink_lines(log):
+        if line[0] == "start":
+            open_at[line[2]] = len(out)
+            out.append((Path(line[2]).stem, float(line[1]), float("inf")))
+        else:
+            n = open_at.pop(line[2])
+            out[n] = (out[n][0], out[n][1], float(line[1]))
+    return out
+
+
 def test_two_quick_calls_play_one_after_the_other(node):
     controller, core, log = node
     call(core, controller, "c-1", "R001", "1")
     call(core, controller, "c-2", "C001", "2")
-    wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 2, timeout=40, what="two played")
-    (s1, _, wav1, _), (e1, t_e1, _), (s2, t_s2, wav2, _), (e2, _, _) = sink_lines(log)
-    assert (s1, e1, s2, e2) == ("start", "end", "start", "end")
-    assert "c-1" in wav1 and "c-2" in wav2
-    assert float(t_s2) >= float(t_e1)  # the second waited for the first to finish
+    wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 4, timeout=40, what="two played")
+    plays = played(log)
+    assert [stem for stem, _, _ in plays] == ["chime", "c-1", "chime", "c-2"]  # each: the chime, then its phrase
+    for (_, _, ended), (_, started, _) in zip(plays, plays[1:]):
+        assert started >= ended  # nothing overlaps: each waits for the one before to finish
 
 
 def test_a_repeat_within_ten_seconds_is_shown_but_not_announced_again(node):
     controller, core, log = node
     call(core, controller, "c-1", "R002", "1")
     call(core, controller, "c-2", "R002", "1")  # the core sent it again at once
-    wait_until(lambda: any(x[0] == "end" for x in sink_lines(log)), timeout=30, what="first played")
-    time.sleep(1.0)  # a second announcement would have started by now (rendering is cached)
-    assert [x[0] for x in sink_lines(log)] == ["start", "end"]
-    played = [p.call_id for p in controller.calls.announcer.history]
-    assert played == ["c-1"]
+    wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 2, timeout=30, what="first played")
+    time.sleep(1.0)  # a second announcement would have started by now (its chime is cached)
+    assert [stem for stem, _, _ in played(log)] == ["chime", "c-1"]
+    assert [p.call_id for p in controller.calls.announcer.history] == ["c-1"]
 
 
 def test_rooms_a_board_machine_speaks_are_not_announced_by_the_node(node):
     controller, core, log = node
     call(core, controller, "c-lab", "L001", "5")  # tv-lab has voice = true for room 5
     call(core, controller, "c-reg", "R003", "1")
-    wait_until(lambda: any(x[0] == "end" for x in sink_lines(log)), timeout=30, what="room 1 played")
+    wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 2, timeout=30, what="room 1 played")
     time.sleep(0.5)
     assert [p.call_id for p in controller.calls.announcer.history] == ["c-reg"]
-    assert all("c-lab" not in x[2] for x in sink_lines(log) if x[0] == "start")
+    assert [stem for stem, _, _ in played(log)] == ["chime", "c-reg"]
 
 
 def test_two_boards_speaking_one_room_is_a_config_error(tmp_path):

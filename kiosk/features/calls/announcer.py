@@ -88,28 +88,43 @@ class Announcer:
                 log.warning("announcement of %s failed: %s", item.ticket, exc)
 
     def _play(self, item: Played) -> None:
-        wav = self.voice.render(item.ticket, item.room, self.out_dir / f"{item.call_id}.wav")
+        """The chime starts at once (a cached file) while the phrases render; they follow it."""
+        if not self.player:
+            self.voice.render(item.ticket, item.room, self.out_dir / f"{item.call_id}.wav").unlink()
+            self.history.append(item)
+            return
+        chime = self._start(self.voice.chime_file()) if self.voice.with_chime else None
+        item.started = time.monotonic()
         self.history.append(item)
+        if self.on_start:
+            self.on_start(item)
+        wav = self.voice.render(item.ticket, item.room, self.out_dir / f"{item.call_id}.wav", with_chime=False)
         try:
-            if not self.player:
-                return
-            args = [a.replace("{wav}", str(wav)) for a in self.player]
-            if "{wav}" not in " ".join(self.player):
-                args.append(str(wav))
-            with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+            if chime:
+                self._finish(chime)
+            if not chime:
                 item.started = time.monotonic()
-                if self.on_start:
-                    self.on_start(item)
-                try:
-                    _, err = proc.communicate(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    raise
+            self._finish(self._start(wav))
             item.ended = time.monotonic()
-            if proc.returncode:
-                log.warning("player exited %d: %s", proc.returncode, err.decode(errors="replace")[:200])
         finally:
             wav.unlink(missing_ok=True)
+
+    def _start(self, wav: Path) -> subprocess.Popen:
+        args = [a.replace("{wav}", str(wav)) for a in self.player]
+        if "{wav}" not in " ".join(self.player):
+            args.append(str(wav))
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    @staticmethod
+    def _finish(proc: subprocess.Popen) -> None:
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+        if proc.returncode:
+            log.warning("player exited %d: %s", proc.returncode, err.decode(errors="replace")[:200])
 
 
 def node_speaks_for(config, room: str) -> bool:

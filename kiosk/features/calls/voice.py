@@ -146,13 +146,20 @@ class Voice:
         tmp.replace(path)
         return path
 
-    def frames(self, ticket: str, room: str, languages: list[str] | None = None) -> bytes:
-        parts = [chime(), silence(PAUSE_S)] if self.with_chime else []
+    def chime_file(self) -> Path:
+        """The chime and the pause after it, as its own cached WAV (played while the phrases render)."""
+        path = self.cache_dir / "chime.wav"
+        return path if path.exists() else write_wav(path, chime() + silence(PAUSE_S))
+
+    def frames(self, ticket: str, room: str, languages: list[str] | None = None, *, with_chime: bool | None = None) -> bytes:
+        with_chime = self.with_chime if with_chime is None else with_chime
+        parts = [chime(), silence(PAUSE_S)] if with_chime else []
         for n, lang in enumerate(languages or self.languages):
             if n:
                 parts.append(silence(PAUSE_S))
             parts.append(read_frames(self.clip(lang, phrase(lang, ticket, room))))
         return b"".join(parts)
 
-    def render(self, ticket: str, room: str, out: Path, languages: list[str] | None = None) -> Path:
-        return write_wav(Path(out), self.frames(ticket, room, languages))
+    def render(self, ticket: str, room: str, out: Path, languages: list[str] | None = None, *,
+               with_chime: bool | None = None) -> Path:
+        return write_wav(Path(out), self.frames(ticket, room, languages, with_chime=with_chime))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
+# a state arriving from the MQTT thread wakes the event loop at once instead of after its frame sleep
+os.environ.setdefault("KIVY_CLOCK", "interrupt")
 
 import argparse
 import json

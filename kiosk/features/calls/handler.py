@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import ValidationError
 
@@ -25,17 +26,25 @@ class CallHandler:
         self.recent: deque[BoardCall] = deque(maxlen=BOARD_HISTORY)
         self._last_announced: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calls")
         cfg = controller.config
         self.announcer = Announcer.for_node(cfg)
 
     def on_call_message(self, msg) -> None:
-        received = time.monotonic()
+        # off the MQTT network thread: what handle() publishes goes out at once, not after the
+        # LED line (9600 baud, a status read per board) has finished; one worker keeps the order
+        self._worker.submit(self._take, msg, time.monotonic())
+
+    def _take(self, msg, received: float) -> None:
         try:
             call = CallCommand.model_validate_json(msg.payload)
         except ValidationError as exc:
             log.warning("ignoring malformed call: %s", "; ".join(e["msg"] for e in exc.errors()[:3]))
             return
-        self.handle(call, received)
+        try:
+            self.handle(call, received)
+        except Exception:  # a worker's exception would vanish with its future: say it
+            log.exception("call %s failed", call.call_id)
 
     def handle(self, call: CallCommand, received: float | None = None) -> CallDisplayed:
         received = received if received is not None else time.monotonic()
@@ -55,10 +64,11 @@ class CallHandler:
             state = BoardState(ts=ctl.now(), calls=list(self.recent))
         ctl.call_seen(call)  # the ticket no longer waits (the kiosk's `ahead` counts)
         ctl.bus.send("call.made", call)
-        boards = ctl.devices.show_call(call.room, call.ticket)
+        # screens and voice first: the LED line (9600 baud, a status read per board) is the slow part
         ctl.client.publish(ctl.topics.board_state, state, retain=True)
         speak = announce and node_speaks_for(ctl.config, call.room)
         announced = self.announcer.announce(call.call_id, call.ticket, call.room) if speak else False
+        boards = ctl.devices.show_call(call.room, call.ticket)
         event = CallDisplayed(call_id=call.call_id, ticket=call.ticket, room=call.room, boards=boards,
                               announced=announced, latency_ms=round((time.monotonic() - received) * 1000, 1))
         ctl.outbox.emit("call.displayed", event)

@@ -166,3 +166,12 @@ def test_rebuild_replays_calls_in_the_order_they_were_made(tmp_path):
     assert (topic, retain) == ("t/queue/state", True)
     assert (entry.waiting, entry.last_called, entry.wait_minutes, entry.calls_today) == (1, "L004", 12.0, 4)
     store.close()
+
+
+def test_the_kiosk_result_screen_shows_the_wait_once_the_queue_has_an_estimate():
+    from ui.kiosk_model import ticket_view
+    data = {"ticket": "L005", "service": "lab", "service_name": "Laboratory", "room": "5", "floor": 1,
+            "priority": False, "ahead": 1, "printed": True, "message": "", "wait_minutes": 10.0}
+    assert ticket_view(data, "en").lines[:2] == ["People ahead of you: 1", "Estimated wait: about 10 min"]
+    assert "预计等候：约 10 分钟" in ticket_view(data, "zh").lines
+    assert not any("wait" in line for line in ticket_view(dict(data, wait_minutes=None), "en").lines)

@@ -24,12 +24,14 @@ BOARDS = {
 }
 
 
-def board_config(tmp_path: Path, broker_url: str, boards: dict = BOARDS) -> Path:
+def board_config(tmp_path: Path, broker_url: str, boards: dict = BOARDS, voice: dict | None = None) -> Path:
     """The example config pointed at the test broker, with these TV boards instead of its own."""
     data = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
     data["broker"]["url"] = broker_url
     data["node"]["store"] = str(tmp_path / "board-unused.db")
     data["boards"] = boards
+    if voice:
+        data["voice"] = {**data.get("voice", {}), **voice}
     path = tmp_path / "board.toml"
     path.write_text(dump_toml(data), encoding="utf-8")
     return path

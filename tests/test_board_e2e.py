@@ -3,10 +3,16 @@ the stand-in core and a real Mosquitto. Calls appear; it rebuilds after a broker
 after its own restart; it says it is offline when the node stops; no name is ever rendered."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.board_rig import BOARD_START_S, BoardProcess, board_config, call
+from tests.conftest import ROOT
 from tests.kiosk_env import kiosk_env, wait_until
+
+SINK = ROOT / "tests" / "support" / "paced_sink.py"
 
 
 @pytest.fixture
@@ -97,3 +103,25 @@ def test_no_name_of_a_patient_or_doctor_is_ever_rendered(env, start_board):
     assert result["ticket"] in rendered
     leaked = sorted(n for n in names if n and n in rendered)
     assert not leaked, f"names on the board: {leaked}"
+
+
+def test_a_board_with_voice_speaks_its_rooms_calls_and_the_node_stays_silent_for_them(tmp_path, broker):
+    sink_log = tmp_path / "board-speaker.log"
+    voice = {"languages": ["en"], "player": f"{sys.executable} {SINK} {sink_log} {{wav}}"}
+    boards = {"tv-lab": {"rooms": ["5"], "voice": True}}
+    with kiosk_env(tmp_path, broker, config_overrides={"boards": boards, "voice": voice}) as env:
+        board = BoardProcess(tmp_path, board_config(tmp_path, broker.url, boards=boards, voice=voice), "tv-lab",
+                             lang="en")
+        try:
+            board.wait(lambda s: s.get("online") and not s.get("rebuilding"), "online and rebuilt", BOARD_START_S)
+            call(env, "c-lab", "L001", "5")
+            board.wait(lambda s: s["newest"] == "L001", "L001 shown")
+            wait_until(lambda: sink_log.exists() and sink_log.read_text().count("end ") == 2, 30,
+                       "the board's machine played the chime and the phrase")
+            started = [line.split()[2] for line in sink_log.read_text().splitlines() if line.startswith("start")]
+            assert [Path(w).stem for w in started] == ["chime", "c-lab"]
+            displayed = env.wait_events("call.displayed", predicate=lambda e: e.data["call_id"] == "c-lab")[0]
+            assert displayed.data["announced"] is False  # the node did not speak it too
+            assert list(env.controller.calls.announcer.history) == []
+        finally:
+            board.stop()

@@ -3,6 +3,7 @@ language, and calls through the controller: queued, never overlapping, a repeat 
 announced again, and rooms a board's machine speaks left silent at the node."""
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -112,7 +113,7 @@ def test_two_quick_calls_play_one_after_the_other(node):
     wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 4, timeout=40, what="two played")
     plays = played(log)
     assert [stem for stem, _, _ in plays] == ["chime", "c-1", "chime", "c-2"]  # each: the chime, then its phrase
-    for (_, _, ended), (_, started, _) in zip(plays, plays[1:]):
+    for (_, _, ended), (_, started, _) in itertools.pairwise(plays):
         assert started >= ended  # nothing overlaps: each waits for the one before to finish
 
 

@@ -64,9 +64,7 @@ def build_controller(config, **kwargs) -> Controller:
         for command, (model, handler) in feature.commands().items():
             controller.commands.route(command, model, handler)
         feature.start()
-        # retained state again on every connection (a broker that lost it, a first connection)
-        publish = getattr(feature, "publish", None)
-        if publish:
-            controller.client.on_connect(publish)
         controller.features.append(feature)
+    # features with retained state publish it again on every connection (a broker that lost it)
+    controller.client.on_connect(lambda: controller.bus.send("node.connected"))
     return controller

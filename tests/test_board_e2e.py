@@ -51,7 +51,7 @@ def test_calls_appear_newest_highlighted_with_the_queues_waiting_counts(env, sta
     queues = {name: (waiting, wait) for name, waiting, wait in board.wait(
         lambda s: any(q[0].startswith("Laboratory") and q[1] == "2" for q in s["queues"]), "lab queue")["queues"]}
     assert queues["Laboratory · room 5"] == ("2", "—") and queues["Cashier · room 2"] == ("0", "—")
-    assert all("R001" not in t for t in board.state()["texts"])
+    assert all("R001" not in t for t in board.state()["all_texts"])
     board.wait(lambda s: not s["highlighted"], "highlight ends", timeout=15)
 
 
@@ -84,7 +84,8 @@ def test_the_board_shows_its_offline_state_when_the_node_stops(env, start_board)
     env.controller.stop()
     env.controller = None
     shown = board.wait(lambda s: not s["online"], "offline")
-    assert "叫号屏已离线" in shown["texts"]
+    assert "叫号屏已离线" in shown["texts"] and "L001 → 5" not in shown["texts"]  # no stale call on screen
+    assert "L001 → 5" in shown["all_texts"]  # kept, hidden, for when the node is back
 
 
 def test_no_name_of_a_patient_or_doctor_is_ever_rendered(env, start_board):
@@ -99,7 +100,7 @@ def test_no_name_of_a_patient_or_doctor_is_ever_rendered(env, start_board):
     names.update({result["patient"], result["doctor"]})
     call(env, "c-doc", result["ticket"], result["room"])
     shown = board.wait(lambda s: s["newest"] == result["ticket"] and s["queues"], "the doctor's call and queues")
-    rendered = "\n".join(shown["texts"])
+    rendered = "\n".join(shown["all_texts"])  # hidden panels too
     assert result["ticket"] in rendered
     leaked = sorted(n for n in names if n and n in rendered)
     assert not leaked, f"names on the board: {leaked}"

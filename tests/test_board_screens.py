@@ -46,14 +46,12 @@ def waiting_room(tmp_path_factory):
         broker.cleanup()
 
 
-@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
-@pytest.mark.parametrize("lang", ["ru", "zh", "en"])
-def test_board_screens_pass_the_layout_oracle(waiting_room, orientation, lang):
-    tmp, broker = waiting_room
+def shoot(tmp, broker, orientation: str, lang: str, name: str) -> dict:
+    """The board in its own process until settled: the oracle's report; the PNG checked not blank."""
     config = board_config(tmp, broker.url)
-    png = SCREENSHOTS / f"board_{orientation}_{lang}.png"
+    png = SCREENSHOTS / f"{name}.png"
     png.unlink(missing_ok=True)
-    report = tmp / f"report-{orientation}-{lang}.json"
+    report = tmp / f"report-{name}.json"
     width, height = SIZES[orientation]
     run = subprocess.run([sys.executable, "-m", "tests.support.board_check", str(config),
                           "tv-all" if orientation == "portrait" else "tv-1", lang, f"{width}x{height}", str(png),
@@ -61,9 +59,31 @@ def test_board_screens_pass_the_layout_oracle(waiting_room, orientation, lang):
                          check=False)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(report.read_text(encoding="utf-8"))
-    assert result["online"] and result["size"] == [width, height]
+    assert result["size"] == [width, height]
     assert not result["problems"], "\n".join(result["problems"])
-    assert "L004 → 5" in result["texts"]
     image = Image.open(png).convert("L")
     assert image.size == (width, height)
     assert ImageStat.Stat(image).stddev[0] > 20, f"{png.name} looks blank"
+    return result
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+@pytest.mark.parametrize("lang", ["ru", "zh", "en"])
+def test_board_screens_pass_the_layout_oracle(waiting_room, orientation, lang):
+    tmp, broker = waiting_room
+    result = shoot(tmp, broker, orientation, lang, f"board_{orientation}_{lang}")
+    assert result["online"]
+    assert "L004 → 5" in result["texts"] and not any("не на связи" in t or "offline" in t for t in result["texts"])
+
+
+@pytest.mark.parametrize("orientation, lang", [("landscape", "ru"), ("portrait", "en")])
+def test_the_offline_screen_passes_the_layout_oracle(tmp_path, broker, orientation, lang):
+    with kiosk_env(tmp_path, broker) as env:
+        call(env, "c-1", "L001", "5")
+        wait_until(lambda: env.controller.calls.recent, what="call handled")
+        env.controller.stop()  # the node says it is offline (its last will in a crash)
+        env.controller = None
+        result = shoot(tmp_path, broker, orientation, lang, f"board_offline_{orientation}_{lang}")
+    assert not result["online"]
+    offline = {"ru": "Табло не на связи", "en": "Board offline"}[lang]
+    assert offline in result["texts"] and "L001 → 5" not in result["texts"]

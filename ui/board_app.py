@@ -260,9 +260,20 @@ class BoardApp(App):
                 grid.add_widget(label)
 
     # -- test mode: what the board shows, for end-to-end tests ---------------------------------
-    def texts(self) -> list[str]:
+    def texts(self, hidden: bool = False) -> list[str]:
+        """Texts of the labels on screen (with `hidden`, also those of panels hidden now)."""
         from kivy.uix.label import Label
-        return [w.text for w in self.root.walk(restrict=True) if isinstance(w, Label) and w.text]
+        out = []
+
+        def visit(widget) -> None:
+            if not hidden and (widget.opacity == 0 or widget.width <= 0 or widget.height <= 0):
+                return
+            if isinstance(widget, Label) and widget.text:
+                out.append(widget.text)
+            for child in reversed(widget.children):
+                visit(child)
+        visit(self.root)
+        return out
 
     def _changed(self) -> None:
         """Content changed: `on_settled` runs once nothing has changed for SETTLE_S."""
@@ -285,7 +296,7 @@ class BoardApp(App):
         state = {"online": v.online, "link": self.link_up, "rebuilding": self.rebuilding, "lang": v.lang, "highlighted": v.highlighted,
                  "newest": v.newest.ticket if v.newest else None, "newest_room": v.newest.room if v.newest else None,
                  "calls": [c.ticket for c in v.calls], "queues": [[q.name, q.waiting, q.wait] for q in v.queues],
-                 "texts": self.texts(), "first_shown": self.first_shown, "ts": time.time(), "pid": os.getpid()}
+                 "texts": self.texts(), "all_texts": self.texts(hidden=True), "first_shown": self.first_shown, "ts": time.time(), "pid": os.getpid()}
         tmp = self.state_file.with_name(f".{self.state_file.name}.tmp")
         tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.state_file)

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
         problems += check_text_size(app.root, app.dpi, min_text_mm=MIN_TEXT_MM)
         problems += [f"{text!r} is shortened on screen" for text in shortened(app.root)
                      if "·" not in text]  # only a long service name may be shortened
-        Path(report_path).write_text(json.dumps({"problems": problems, "texts": app.texts(),
+        Path(report_path).write_text(json.dumps({"problems": problems, "texts": app.texts(), "all_texts": app.texts(hidden=True),
                                                  "size": list(Window.size), "online": app.online},
                                                 ensure_ascii=False, indent=1), encoding="utf-8")
 

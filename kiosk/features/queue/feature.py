@@ -4,6 +4,7 @@ state retained on `node/{node}/queue/state`, and answers `queue.estimate` for th
 Bus topics it listens to:
   ticket.issued    (ticket)  a ticket row or model: number|ticket, service, room, issued_at?
   call.made        (call)    the core's CallCommand, as the calls feature took it
+  node.connected   ()        the controller (re)connected: publish the retained state again
   queue.estimate   (service, room, out)  a query: fills out["waiting"], out["wait_minutes"]
                    for the queue of that service in that room (room None: over its rooms)
 
@@ -131,4 +132,5 @@ def build(section: QueueConfig | None, ctx: FeatureContext) -> QueueFeature:
     ctx.bus.listen("ticket.issued", feature.on_ticket)
     ctx.bus.listen("call.made", feature.on_call)
     ctx.bus.listen("queue.estimate", feature.on_estimate)
+    ctx.bus.listen("node.connected", feature.publish)  # the retained state again on every connection
     return feature

@@ -21,6 +21,7 @@ BOARD_START_S = 40.0
 BOARDS = {
     "tv-1": {"rooms": ["1", "2", "5"], "services": ["registration", "cashier", "lab"]},
     "tv-all": {"orientation": "portrait"},
+    "tv-both": {"language_mode": "side_by_side", "languages": ["ru", "en"]},
 }
 
 

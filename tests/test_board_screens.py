@@ -46,7 +46,7 @@ def waiting_room(tmp_path_factory):
         broker.cleanup()
 
 
-def shoot(tmp, broker, orientation: str, lang: str, name: str) -> dict:
+def shoot(tmp, broker, orientation: str, lang: str, name: str, board: str | None = None) -> dict:
     """The board in its own process until settled: the oracle's report; the PNG checked not blank."""
     config = board_config(tmp, broker.url)
     png = SCREENSHOTS / f"{name}.png"
@@ -54,7 +54,7 @@ def shoot(tmp, broker, orientation: str, lang: str, name: str) -> dict:
     report = tmp / f"report-{name}.json"
     width, height = SIZES[orientation]
     run = subprocess.run([sys.executable, "-m", "tests.support.board_check", str(config),
-                          "tv-all" if orientation == "portrait" else "tv-1", lang, f"{width}x{height}", str(png),
+                          board or ("tv-all" if orientation == "portrait" else "tv-1"), lang, f"{width}x{height}", str(png),
                           str(report)], cwd=ROOT, env=kivy_env(), capture_output=True, text=True, timeout=90,
                          check=False)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
@@ -74,6 +74,14 @@ def test_board_screens_pass_the_layout_oracle(waiting_room, orientation, lang):
     result = shoot(tmp, broker, orientation, lang, f"board_{orientation}_{lang}")
     assert result["online"]
     assert "L004 → 5" in result["texts"] and not any("не на связи" in t or "offline" in t for t in result["texts"])
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+def test_two_languages_side_by_side_fit_the_layout(waiting_room, orientation):
+    tmp, broker = waiting_room
+    result = shoot(tmp, broker, orientation, "board", f"board_side_by_side_{orientation}", board="tv-both")
+    assert "Приглашается / Now calling" in result["texts"]
+    assert "Кабинет 5, 1 этаж / Room 5, floor 1" in result["texts"]
 
 
 @pytest.mark.parametrize("orientation, lang", [("landscape", "ru"), ("portrait", "en")])

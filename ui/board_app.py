@@ -51,6 +51,7 @@ TV_DPI = 40.0  # a 55-inch 1080p television
 
 class BoardApp(App):
     u = NumericProperty(1.0)
+    ts = NumericProperty(1.0)  # scale of joined texts: languages side by side share one line
     portrait = BooleanProperty(False)
     online = BooleanProperty(False)
     highlighted = BooleanProperty(False)
@@ -85,6 +86,8 @@ class BoardApp(App):
         self.board = config.boards[board_id]
         self.languages = [fixed_lang] if fixed_lang else (self.board.languages or list(config.site.languages))
         self.lang = self.languages[0]
+        if self.board.language_mode == "side_by_side":
+            self.ts = {1: 1.0, 2: 0.6}.get(len(self.languages), 0.45)
         self.client = client
         self.announcer = announcer
         self.state_file = state_file
@@ -252,7 +255,11 @@ class BoardApp(App):
         grid = self.root.ids.queue
         grid.clear_widgets()
         for n, row in enumerate(views[0].queues):
-            name = " / ".join(dict.fromkeys(x.queues[n].name for x in views if n < len(x.queues)))
+            if len(views) > 1:  # side by side: the service in each language, the room once
+                name = " / ".join(dict.fromkeys(x.queues[n].service for x in views if n < len(x.queues)))
+                name += f" · {row.room}" if row.room else ""
+            else:
+                name = row.name
             for value, hint, align, size in ((name, 0.52, "left", 44), (row.waiting, 0.22, "right", 46),
                                              (row.wait, 0.26, "right", 44)):
                 label = self._label(value, size, halign=align, bold=align == "right" and value == row.waiting)

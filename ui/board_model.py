@@ -52,8 +52,9 @@ class CallView:
 
 @dataclass(frozen=True)
 class QueueRow:
-    name: str
+    name: str  # "Касса · каб. 2"
     room: str
+    service: str  # "Касса"
     waiting: str
     wait: str
 
@@ -120,10 +121,10 @@ def board_view(config: VestibuleConfig, board: BoardConfig, *, lang: str, now: d
             continue
         wait = text(lang, "unknown") if entry.wait_minutes is None else \
             text(lang, "minutes", n=max(1, round(entry.wait_minutes)))
-        name = service_name(config, entry.service, lang)
+        service = name = service_name(config, entry.service, lang)
         if entry.room:
             name = f"{name} · {text(lang, 'room_short', room=entry.room)}"
-        rows.append(QueueRow(name, entry.room or "", str(entry.waiting), wait))
+        rows.append(QueueRow(name, entry.room or "", service, str(entry.waiting), wait))
     rows.sort(key=lambda r: (-int(r.waiting), r.name))
     title = board.title.get(lang) or text(lang, "title")
     headings = {key: text(lang, key) for key in ("now", "calls", "queue", "waiting", "wait", "none", "offline",

@@ -1,7 +1,7 @@
 """Runs the TV board until the node's states have arrived, checks the widget tree with the layout
 oracle, saves a PNG and exits.
 
-    python -m tests.support.board_check CONFIG BOARD LANG WIDTHxHEIGHT PNG REPORT.json
+    python -m tests.support.board_check CONFIG BOARD LANG|board WIDTHxHEIGHT PNG REPORT.json
 
 REPORT.json: {"problems": [...], "texts": [...], "size": [w, h]}. One Kivy app per process.
 """
@@ -56,8 +56,9 @@ def _args(config, board, lang, size, png):
     from ui.board_cli import add_arguments
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return parser.parse_args(["--config", config, "--board", board, "--lang", lang, "--size", size,
-                              "--windowed", "--snap", png])
+    langs = [] if lang == "board" else ["--lang", lang]  # "board": the board's own languages and mode
+    return parser.parse_args(["--config", config, "--board", board, *langs, "--size", size, "--windowed",
+                              "--snap", png])
 
 
 if __name__ == "__main__":

@@ -126,3 +126,18 @@ def test_a_board_with_voice_speaks_its_rooms_calls_and_the_node_stays_silent_for
             assert list(env.controller.calls.announcer.history) == []
         finally:
             board.stop()
+
+
+def test_malformed_states_are_ignored_with_a_logged_reason_and_the_board_keeps_showing(env, start_board):
+    board = start_board(lang="en")
+    env.ok("ticket", {"service": "lab", "lang": "en"})
+    call(env, "c-1", "L001", "5")
+    board.wait(lambda s: s["newest"] == "L001", "L001")
+    topics = env.controller.topics
+    env.ui.publish(topics.board_state, b'{"ts": "yesterday", "calls": [{"ticket": "Ivanov"}]}', qos=1)
+    env.ui.publish(topics.queue_state, b"not json", qos=1)
+    call(env, "c-2", "C001", "2")  # a real call after the garbage still arrives
+    shown = board.wait(lambda s: s["newest"] == "C001" and s["calls"] == ["L001"], "C001 after the garbage")
+    assert all("Ivanov" not in t for t in shown["all_texts"])
+    assert "ignoring a malformed BoardState" in board.output()
+    assert "ignoring a malformed QueueState" in board.output()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import tomllib
 from pathlib import Path

@@ -1,8 +1,12 @@
-"""CPU used by the controller while it reads an oximeter at 60 packets/s and a thermometer at 2 Hz.
+"""CPU and memory of the controller with every device of the example config streaming from
+simulators, each simulator in a process of its own (as real devices are outside the controller).
 
-The simulators run in this process; the controller runs as its own process (as under systemd),
-and its CPU time is read from /proc over the same window as an idle controller (no devices)
-measured alongside it. Prints each as a share of one core. Goal < 2 % with the devices.
+The example config's devices (two printers, a scanner, a pulse oximeter at 60 packets/s, an IR
+thermometer board, four Alpha boards on one RS-485 line and a Modbus number board) each get a
+`vestibule sim` process on a pty; the scanner scans a code every few seconds. The controller runs
+as its own process (as under systemd). Its CPU time is read from /proc over the same window as an
+idle controller (no devices) measured alongside it, and its resident memory (VmRSS, and the peak
+VmHWM) at the end. Goals (issue 12): < 2 % of one core and RSS <= 60 MB with the devices.
 Usage: bench_controller_cpu.py [--seconds S]
 """
 from __future__ import annotations
@@ -14,18 +18,21 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 
 import _common  # noqa: F401
 from _common import ROOT, workdir
-from devices.oximeter.sim import ContecSim
-from devices.thermometer.bridge_sim import BridgeBoardSim
+
+from devices.url import parse_device_url
 from foundation.children import die_with_parent
-from kiosk.demo import write_runtime_config
+from kiosk.demo import dump_toml, write_runtime_config
 from mqtt.broker import Broker
 from mqtt.client import MqttClient
 from mqtt.topics import NodeTopics
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+SCAN_EVERY_S = 3
 
 
 def cpu_seconds(pid: int) -> float:
@@ -34,38 +41,82 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def memory_mb(pid: int) -> dict[str, float]:
+    values = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) / 1024
+    return values
+
+
 def controller_config(broker: Broker, devices: dict[str, dict], node_id: str) -> str:
+    """The example config on this broker, with its own node id and store, and `devices`."""
     run = workdir("bench-cpu-")
     path = write_runtime_config(ROOT / "config" / "example.toml", run, broker.url)
-    # each controller its own node id: one client id per node, or they evict each other
-    text = path.read_text().split("[devices.")[0].replace('id = "entrance-1"', f'id = "{node_id}"')
-    for name, dev in devices.items():
-        text += f"\n[devices.{name}]\n" + "".join(
-            f"{k} = {v!r}\n".replace("'", '"') for k, v in dev.items())
-    path.write_text(text)
+    data = tomllib.loads(path.read_text())
+    data["node"]["id"] = node_id  # each controller its own node id: one client id per node
+    data["devices"] = devices
+    path.write_text(dump_toml(data))
     return str(path)
 
 
 def spawn_controller(config: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "controller", "--config", config,
-                             "--log-level", "WARNING"], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+                             "--log-level", "WARNING"], env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)  # noqa: PLW1509
+
+
+def spawn_simulators(devices: dict[str, dict], sim_dir) -> tuple[dict[str, dict], list[subprocess.Popen]]:
+    """One `vestibule sim` process per serial line of the example config's sim:// devices; returns
+    the devices pointed at the simulators' ptys, and the processes."""
+    lines: dict[str, str] = {}  # line key -> link path
+    procs = []
+    wired = {}
+    for device_id, dev in devices.items():
+        url = parse_device_url(dev["url"])
+        key = url.option("line") or device_id
+        if key not in lines:
+            link = str(sim_dir / key)
+            settings = []
+            if dev["kind"] == "display":
+                same_line = [d for d in devices.values() if d["kind"] == "display"
+                             and parse_device_url(d["url"]).option("line") == url.option("line")]
+                default = "01" if dev["protocol"] == "alpha" else 1
+                settings.append("addresses=" + ",".join(str(d.get("options", {}).get("address", default))
+                                                       for d in same_line))
+            if dev["kind"] == "scanner":
+                settings += ["code=BK-0000", f"every={SCAN_EVERY_S}"]
+            args = [sys.executable, "-m", "kiosk.cli", "sim", dev["kind"], "--protocol", dev["protocol"],
+                    "--link", link, *[a for s in settings for a in ("--set", s)]]
+            procs.append(subprocess.Popen(args, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                          preexec_fn=die_with_parent))  # noqa: PLW1509
+            lines[key] = link
+        wired[device_id] = {**dev, "url": f"serial://{lines[key]}"}
+    deadline = time.monotonic() + 30
+    while not all(os.path.exists(p) for p in lines.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("simulators did not start")
+        time.sleep(0.1)
+    return wired, procs
 
 
 def stop_all(procs) -> None:
-    for p in procs.values():
+    procs = list(procs.values()) if isinstance(procs, dict) else list(procs)
+    for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    for p in procs.values():
+    for p in procs:
         try:
             p.wait(timeout=20)
         except subprocess.TimeoutExpired:
             p.kill()
 
 
-def measure(procs, broker: Broker, seconds: float):
-    """CPU seconds of each controller over the same window, and readings seen on the wire."""
-    readings = {"oximeter-1": 0, "thermometer-1": 0}
+def measure(procs, broker: Broker, node_id: str, seconds: float):
+    """CPU seconds of each controller over the same window, memory at its end, readings seen."""
+    readings: dict[str, int] = {}
     lock = threading.Lock()
 
     def count(msg):
@@ -73,7 +124,7 @@ def measure(procs, broker: Broker, seconds: float):
             device = msg.topic.split("/")[-2]
             readings[device] = readings.get(device, 0) + 1
     watcher = MqttClient("127.0.0.1", broker.port, "bench-watch", role="screening")
-    watcher.subscribe(NodeTopics("spb-dunaisky", "entrance-1").device_readings_all, count, qos=0)
+    watcher.subscribe(NodeTopics("spb-dunaisky", node_id).device_readings_all, count, qos=0)
     watcher.start()
     try:
         time.sleep(8)  # start-up (imports, device handshakes) is not the steady state
@@ -84,48 +135,46 @@ def measure(procs, broker: Broker, seconds: float):
         time.sleep(seconds)
         wall = time.monotonic() - t0
         after = {n: cpu_seconds(p.pid) for n, p in procs.items()}
+        memory = {n: memory_mb(p.pid) for n, p in procs.items()}
         with lock:
             r1 = dict(readings)
     finally:
         watcher.stop()
     shares = {n: (after[n] - before[n]) / wall * 100 for n in procs}
-    seen = {d: r1[d] - r0[d] for d in r0}
-    return wall, shares, seen
+    seen = {d: r1[d] - r0.get(d, 0) for d in r1}
+    return wall, shares, memory, seen
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    oximeter = ContecSim(spo2=97, pulse=72)
-    thermometer = BridgeBoardSim(celsius=36.7)
-    ox_path, th_path = oximeter.start(), thermometer.start()
+    example = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))["devices"]
+    sim_dir = workdir("bench-cpu-sims-")
+    devices, sims = spawn_simulators(example, sim_dir)
     try:
         with Broker(workdir=str(workdir("bench-cpu-broker-")), persistence=False) as broker:
-            busy_cfg = controller_config(broker, {
-                "oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{ox_path}",
-                               "role": "screening-1"},
-                "thermometer-1": {"kind": "thermometer", "protocol": "bridge", "url": f"serial://{th_path}",
-                                  "role": "screening-1"},
-            }, "entrance-1")
+            busy_cfg = controller_config(broker, devices, "entrance-1")
             idle_cfg = controller_config(broker, {}, "entrance-idle")
             procs = {"with devices": spawn_controller(busy_cfg), "idle": spawn_controller(idle_cfg)}
             try:  # never leave a controller behind holding the simulators' ports
-                wall, shares, seen = measure(procs, broker, args.seconds)
+                wall, shares, memory, seen = measure(procs, broker, "entrance-1", args.seconds)
             finally:
                 stop_all(procs)
     finally:
-        oximeter.stop()
-        thermometer.stop()
-    print(f"controller CPU over {wall:.0f} s (share of one core), measured side by side")
+        stop_all(sims)
+    print(f"controller over {wall:.0f} s, {len(devices)} devices of the example config on {len(sims)} "
+          f"simulator processes, measured side by side with an idle controller")
     for name, share in shares.items():
-        print(f"  {name:13s}: {share:5.2f} %")
-    print(f"  devices' own cost: {shares['with devices'] - shares['idle']:5.2f} %   "
-          f"(goal: controller with devices < 2 %)")
-    print(f"  readings published: oximeter {seen['oximeter-1']}, thermometer {seen['thermometer-1']} "
-          f"(screens get <= 4/s per device)")
-    if not seen["oximeter-1"] or not seen["thermometer-1"]:
-        print("  WARNING: a device produced no readings; the figure is not meaningful")
+        mem = memory[name]
+        print(f"  {name:13s}: CPU {share:5.2f} % of one core   RSS {mem['VmRSS']:5.1f} MB (peak {mem['VmHWM']:5.1f} MB)")
+    busy, rss = shares["with devices"], memory["with devices"]["VmRSS"]
+    print(f"  devices' own cost: {busy - shares['idle']:5.2f} %")
+    print(f"  CPU with devices {busy:.2f} % = {busy / 2:.2f}x goal   (goal < 2 %: {'met' if busy < 2 else 'MISSED'})")
+    print(f"  RSS with devices {rss:.1f} MB = {rss / 60:.2f}x goal   (goal <= 60 MB: {'met' if rss <= 60 else 'MISSED'})")
+    print(f"  readings published: {dict(sorted(seen.items()))} (screens get <= 4/s per streaming device)")
+    if not seen.get("oximeter-1") or not seen.get("thermometer-1") or not seen.get("scanner-1"):
+        print("  WARNING: a streaming device produced no readings; the figure is not meaningful")
         return 1
     return 0
 

@@ -76,7 +76,10 @@ def main() -> int:
             if i >= 50:  # warm-up excluded
                 lookups.append((t1 - t0) * 1000)
                 echoes.append((t2 - t1) * 1000)
-        requester.stop(); echo.disconnect(); echo.loop_stop(); core.stop()
+        requester.stop()
+        echo.disconnect()
+        echo.loop_stop()
+        core.stop()
     print(f"booking.lookup round trip, {args.count} requests each, alternating")
     for name, values in (("stand-in lookup", lookups), ("bare MQTT 5 echo", echoes)):
         print(f"  {name:17s} p50 {percentile(values, 50):6.2f} ms   p99 {percentile(values, 99):6.2f} ms")

@@ -1,7 +1,7 @@
 """The stand-in core's SQLite file: appointments (with full phones), the event inbox, check-ins.
 
 Built on foundation.store.Store (WAL, one lock, BEGIN IMMEDIATE transactions). Its tables are created
-here, not through the `@schema` hook, so a node's store never grows core tables.
+here, by the core alone, so a node's store never grows core tables.
 A partial unique index on (site, doctor, start) of booked rows makes a double booking impossible
 even when two booking.create requests race.
 """
@@ -73,6 +73,9 @@ class CoreStore:
             db["inbox"].create_index(["id"], unique=True, if_not_exists=True)
             db["checkins"].create({"booking": str, "ticket": str, "at": str}, pk=("booking", "ticket"),
                                   if_not_exists=True)
+            # the doctors told that their patient went to the isolation box (routing.box)
+            db["notifications"].create({"event": str, "booking": str, "doctor_id": str, "doctor": str, "at": str},
+                                       pk="event", if_not_exists=True)
 
     def close(self) -> None:
         self.store.close()
@@ -187,3 +190,12 @@ class CoreStore:
     def counter(self, name: str) -> int:
         return self.store.meta(name)
 
+
+    # -- doctors' notifications --------------------------------------------------------------
+    def add_notification(self, event_id: str, booking: str, doctor_id: str, doctor: str, at: datetime) -> None:
+        with self.store.transaction() as tx:
+            tx.execute("INSERT OR IGNORE INTO notifications (event, booking, doctor_id, doctor, at) VALUES (?,?,?,?,?)",
+                       (event_id, booking, doctor_id, doctor, at.isoformat()))
+
+    def notifications(self) -> list[dict]:
+        return self.store.query("SELECT event, booking, doctor_id, doctor, at FROM notifications ORDER BY rowid")

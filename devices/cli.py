@@ -6,10 +6,14 @@ Every handler returns an exit code: 0 ok, 1 device problem (clear message, no tr
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import inspect
+import os
 import signal
 import sys
 import threading
+import time
 
 from devices import registry
 from devices.errors import DeviceError
@@ -46,15 +50,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--protocol", choices=["alpha", "modbus"], required=True)
     show.add_argument("--address", default=None, help="Alpha sign address (hex, 00 = all) or Modbus unit id")
     show.add_argument("--text", required=True)
+    show.add_argument("--no-answer", action="store_true",
+                      help="a one-way Alpha sign (no return line): write without reading back "
+                           "(implied by --address 00)")
     show.set_defaults(func=_show)
 
-    sim = sub.add_parser("sim", help="run a device simulator on a pseudo-terminal until stopped")
+    sim = sub.add_parser("sim", help="run a device simulator on a pseudo-terminal until stopped",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog=_simulator_list())
     sim.add_argument("kind", choices=registry.KINDS)
-    sim.add_argument("--protocol", required=True)
+    sim.add_argument("--protocol", required=True, help="the protocol the simulator speaks (see below)")
     sim.add_argument("--link", default=None, help="path of the stable symlink to the pty")
     sim.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="initial simulator setting, e.g. spo2=97 (repeatable)")
+                     help="initial simulator setting, e.g. spo2=97 or probe=finger_out (repeatable); "
+                          "while it runs, type `set KEY=VALUE ...` on its stdin")
     sim.set_defaults(func=_sim)
+
+
+def _simulator_list() -> str:
+    lines = ["simulators (kind: protocols):"]
+    for kind in registry.KINDS:
+        protocols = registry.protocols_for(kind, registry.SIMULATORS)
+        lines.append(f"  {kind:<12} {', '.join(protocols) if protocols else '(none: use a real device)'}")
+    lines.append("settings: `vestibule sim KIND --protocol P --set nonsense=1` lists the valid ones")
+    return "\n".join(lines)
 
 
 def _tool(kind: str):
@@ -69,6 +88,13 @@ def _guarded(fn, *args, **kwargs) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`vestibule device read ... | head`): stop as a filter does, quietly.
+        # stdout now points at /dev/null so the interpreter's last flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
 
 
 def _read(args) -> int:
@@ -88,13 +114,14 @@ def _print(args) -> int:
 
 
 def _show(args) -> int:
-    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout)
+    return _guarded(_tool("display").show, args.display, args.protocol, args.address, args.text, sys.stdout,
+                    answers=not args.no_answer)
 
 
 def _parse_setting(text: str):
     key, sep, value = text.partition("=")
-    if not sep:
-        raise SystemExit(f"--set expects KEY=VALUE, got {text!r}")
+    if not sep or not key:
+        raise ValueError(f"--set expects KEY=VALUE, got {text!r}")
     for convert in (int, float):
         try:
             return key, convert(value)
@@ -103,25 +130,53 @@ def _parse_setting(text: str):
     return key, {"true": True, "false": False}.get(value.lower(), value)
 
 
+def simulator_settings(cls) -> list[str]:
+    """The keys `--set` accepts for a simulator class: its constructor's keyword settings, then
+    its live settings (cls.SETTINGS, also changeable while it runs)."""
+    params = inspect.signature(cls).parameters
+    keys = [name for name, p in params.items()
+            if name != "link_path" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return keys + [key for key in cls.SETTINGS if key not in keys]
+
+
 def _sim(args) -> int:
     try:
         cls = registry.simulator_class(args.kind, args.protocol)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    settings = dict(_parse_setting(s) for s in args.set)
     try:
-        sim = cls(link_path=args.link, **settings)
-    except TypeError as exc:
-        print(f"error: unknown simulator setting: {exc}", file=sys.stderr)
+        settings = dict(_parse_setting(s) for s in args.set)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
+    valid = simulator_settings(cls)
+    unknown = sorted(set(settings) - set(valid))
+    if unknown:
+        print(f"error: {args.kind}/{args.protocol} simulator has no setting {', '.join(map(repr, unknown))}; "
+              f"valid settings: {', '.join(valid)}", file=sys.stderr)
+        return 2
+    constructor = set(inspect.signature(cls).parameters)
+    try:
+        sim = cls(link_path=args.link, **{k: v for k, v in settings.items() if k in constructor})
+        live = {k: v for k, v in settings.items() if k not in constructor}
+        if live:
+            sim.set(**live)
     except (ValueError, DeviceError) as exc:
         print(f"error: bad simulator setting: {exc}", file=sys.stderr)
         return 2
     path = sim.start()
     print(f"{args.kind}/{args.protocol} simulator serving on {path}", flush=True)
+    if cls.SETTINGS:
+        print(f"type `set KEY=VALUE ...` to change {', '.join(cls.SETTINGS)}; `help` for more", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if hasattr(signal, "SIGTTIN"):
+        signal.signal(signal.SIGTTIN, signal.SIG_IGN)  # see _control
+    # stdin is read on its own thread: a signal must end the simulator even while a read waits,
+    # and the end of stdin (a sim started in the background) must not.
+    threading.Thread(target=_control, args=(sim, sys.stdin, sys.stdout, sys.stderr), daemon=True,
+                     name="sim-control").start()
     try:
         done.wait()
     except KeyboardInterrupt:
@@ -129,3 +184,42 @@ def _sim(args) -> int:
     finally:
         sim.stop()
     return 0
+
+
+def _control(sim, lines, out, err) -> None:
+    """Commands typed into a running simulator, one a line: `set KEY=VALUE ...`, `help`.
+
+    Started in the background of a shell (`vestibule sim ... &`), reading the terminal would stop
+    the whole simulator (SIGTTIN): _sim ignores that signal, so the read fails with EIO instead
+    and is tried again now and then, and `fg` brings the controls back."""
+    while True:
+        try:
+            line = lines.readline()
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                return
+            time.sleep(1.0)  # in the background of a shell: wait to be brought to the foreground
+            continue
+        except ValueError:  # stdin closed under us
+            return
+        if not line:
+            return  # end of input; the simulator runs on until stopped
+        words = line.split()
+        if not words:
+            continue
+        try:
+            print(_command(sim, words), file=out, flush=True)
+        except ValueError as exc:
+            print(f"error: {exc}", file=err, flush=True)
+
+
+def _command(sim, words: list[str]) -> str:
+    if words[0] == "help":
+        if not sim.SETTINGS:
+            return "this simulator has no live settings"
+        return "\n".join(["set KEY=VALUE ... with:"] +
+                         [f"  {key:<8} {setting.help}" for key, setting in sim.SETTINGS.items()])
+    if words[0] != "set" or len(words) < 2:
+        raise ValueError(f"unknown command {' '.join(words)!r}; type `set KEY=VALUE ...` or `help`")
+    applied = sim.set(**dict(_parse_setting(w) for w in words[1:]))
+    return "ok " + " ".join(f"{k}={v}" for k, v in applied.items())

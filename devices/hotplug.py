@@ -6,7 +6,6 @@ device that is gone is retried on a backoff anyway, and an `add` event only cuts
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Callable
 
 log = logging.getLogger("vestibule.hotplug")

@@ -27,6 +27,7 @@ from devices.url import DeviceURL, parse_device_url
 log = logging.getLogger("vestibule.devices")
 
 BACKOFF_S = (0.5, 1, 2, 4, 8)
+CALL_WAIT_S = 30.0  # show_call's bound for all boards together (queue_call does not wait)
 # Let a streaming device's bytes gather in the kernel buffer between reads: an oximeter sends 60
 # packets a second, screens show 4; waking once per packet would cost CPU for nothing.
 READ_BATCH_S = 0.1
@@ -45,6 +46,7 @@ class Managed:
     jobs: "queue.Queue[tuple[bytes, Future]] | None" = None
     opened: bool = False
     reported: set = field(default_factory=set)  # problems announced and not yet cleared
+    recheck: threading.Event = field(default_factory=threading.Event)  # a board's job just failed
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class DeviceManager:
         self._wake.set()
         self._hotplug.stop()
         for managed in self.devices.values():
+            managed.recheck.set()
             if managed.jobs is not None:
                 managed.jobs.put((b"", Future()))  # unblock the worker
         for managed in self.devices.values():
@@ -229,7 +232,8 @@ class DeviceManager:
             self._refresh(managed)
             if managed.status and managed.status.state.value == "offline":
                 self._disconnected(managed)
-            self._stop.wait(5)
+            managed.recheck.wait(5)  # or sooner, when a call to the board failed
+            managed.recheck.clear()
 
     # -- printers ----------------------------------------------------------------------------
     def print_now(self, device_id: str, data: bytes, timeout: float = 15.0) -> PrintResult:
@@ -275,19 +279,52 @@ class DeviceManager:
         return PrintResult(bool(outcome.printed), tuple(outcome.problems), getattr(outcome, "reason", "") or "")
 
     # -- boards ------------------------------------------------------------------------------
-    def show_call(self, room: str, ticket: str) -> list[str]:
-        """Show a call on every board serving the room; returns the ids of boards that took it."""
-        shown = []
+    def queue_call(self, room: str, ticket: str) -> list[tuple[str, Future]]:
+        """Queue a call on every open board serving the room and return at once: (board id, Future)
+        pairs. Each board's frame waits on its own serial line only, so a board that stops
+        answering delays its own line; a Future resolves when its board took the frame, or holds
+        the DeviceError. The caller waits with its own bound (or not at all)."""
+        queued: list[tuple[str, Future]] = []
         for managed in self.devices.values():
             if managed.kind != "display" or room not in managed.rooms or not managed.opened:
                 continue
             try:
-                if managed.protocol == "modbus":
-                    managed.driver.show_number(int("".join(ch for ch in ticket if ch.isdigit()) or 0))
-                else:
-                    managed.driver.show(f"{ticket} -> {room}", flash=True)
-                shown.append(managed.device_id)
+                future = managed.driver.show_call(ticket, room)
+            except ValueError as exc:  # the board cannot show this call at all (text, number)
+                log.warning("%s cannot show call %s to room %s: %s", managed.device_id, ticket, room, exc)
+                continue
             except DeviceError as exc:
                 log.warning("%s did not take call %s: %s", managed.device_id, ticket, exc)
-                self._disconnected(managed)
+                managed.recheck.set()
+                continue
+            future.add_done_callback(lambda f, m=managed: self._call_done(m, ticket, f))
+            queued.append((managed.device_id, future))
+        return queued
+
+    def show_call(self, room: str, ticket: str, timeout: float = CALL_WAIT_S) -> list[str]:
+        """Show a call on every board serving the room, waiting at most `timeout` seconds for all
+        of them together; returns the ids of the boards that took it."""
+        deadline = time.monotonic() + timeout
+        shown = []
+        for device_id, future in self.queue_call(room, ticket):
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                log.warning("%s has not shown call %s within %.0f s", device_id, ticket, timeout)
+                continue
+            except DeviceError:
+                continue  # logged by _call_done
+            except Exception:  # a driver's bug must not reach the caller's handler
+                log.exception("%s failed on call %s", device_id, ticket)
+                continue
+            shown.append(device_id)
         return shown
+
+    def _call_done(self, managed: Managed, ticket: str, future: Future) -> None:
+        """On the board's line worker: keep it short. A failed board is looked at by its own loop."""
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            log.warning("%s did not take call %s: %s", managed.device_id, ticket, exc)
+            managed.recheck.set()

@@ -3,6 +3,11 @@
 The driver opens `link_path` (as it would open /dev/vestibule/oximeter-1). `unplug()` closes the
 pty and removes the link, so the driver's next read raises SerialException exactly as it does when
 a USB cable is pulled; `replug()` makes a fresh pty and points the link at it again.
+
+Live settings: a simulator declares `SETTINGS` (key -> Setting) for what a test or a technician
+changes while it runs (a patient's SpO2, where a thermometer points). `set(**values)` checks every
+key and value first and applies all of them or none; `vestibule sim ... --set k=v` uses it at
+start, and a running `vestibule sim` takes `set k=v ...` lines on its stdin.
 """
 from __future__ import annotations
 
@@ -11,12 +16,58 @@ import select
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from devices.pty import PtyPair, open_raw_pty
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One live setting: what it means, and how a value (typed or from a command line) is checked."""
+    help: str
+    convert: Callable[[Any], Any]  # the value to apply, or ValueError saying what was expected
+
+
+def int_in(lo: int, hi: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        number = None
+        if not isinstance(value, bool):  # True is not a pulse
+            try:
+                number = int(value) if not isinstance(value, float) or value.is_integer() else None
+            except (TypeError, ValueError):
+                pass
+        if number is None or not lo <= number <= hi:
+            raise ValueError(f"expected a whole number {lo}..{hi}, got {value!r}")
+        return number
+    return convert
+
+
+def float_in(lo: float, hi: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        try:
+            number = None if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not lo <= number <= hi:
+            raise ValueError(f"expected a number {lo:g}..{hi:g}, got {value!r}")
+        return number
+    return convert
+
+
+def one_of(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+    return convert
+
+
 class PtySimulator:
     tick_interval = 0.01  # seconds between tick() calls for simulators that stream
+    SETTINGS: ClassVar[dict[str, Setting]] = {}  # live settings, for set()
 
     def __init__(self, link_path: str | None = None):
         self._own_dir = None
@@ -82,6 +133,30 @@ class PtySimulator:
                 os.unlink(self.link_path)
             self._pty.close()
             self._pty = None
+
+    # -- live settings ---------------------------------------------------------------------
+    def set(self, **values: Any) -> dict[str, Any]:
+        """Change live settings (see SETTINGS); all or nothing. Returns the values as applied.
+        ValueError names an unknown key with the valid ones, or a value with what was expected."""
+        unknown = sorted(set(values) - set(self.SETTINGS))
+        if unknown:
+            valid = ", ".join(self.SETTINGS) or "none"
+            raise ValueError(f"{type(self).__name__} has no live setting {', '.join(map(repr, unknown))}; "
+                             f"valid: {valid}")
+        checked = {}
+        for key, value in values.items():
+            try:
+                checked[key] = self.SETTINGS[key].convert(value)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        if checked:
+            with self._lock:
+                self._apply(checked)
+        return checked
+
+    def _apply(self, values: dict[str, Any]) -> None:
+        """Apply checked live settings (called with the simulator's lock held)."""
+        raise NotImplementedError(f"{type(self).__name__} declares SETTINGS but does not apply them")
 
     # -- I/O -----------------------------------------------------------------------------
     def send(self, data: bytes) -> None:

@@ -23,6 +23,9 @@ SENSOR_FAULT = "sensor_fault"
 NOT_ANSWERING = "not_answering"
 # A device we cannot ask (a printer on a file:// sink): not a fault, but nobody sees the paper.
 STATUS_UNKNOWN = "status_unknown"
+# A one-way device (an Alpha sign without a return line, or addressed by broadcast): we write to
+# it and never hear back, so it is never "ready" — degraded, because nobody can confirm it shows.
+UNVERIFIED = "unverified"
 
 # Problems that stop a device from doing its job; anything else only degrades it.
 FAULT_PROBLEMS = frozenset({PAPER_OUT, COVER_OPEN, OFFLINE, SENSOR_FAULT})

@@ -152,7 +152,7 @@ def parse_dictionary(text):
                 raise ValueError(item)
             out[name] = int(mid)
     except ValueError:
-        raise PayloadError("malformed message dictionary")
+        raise PayloadError("malformed message dictionary")  # noqa: B904 (shared with MicroPython)
     return out
 
 

@@ -80,7 +80,7 @@ class Sensor:
             try:
                 data = self.i2c.readfrom_mem(self.address, cmd, 3)
             except OSError as exc:  # MicroPython raises OSError(ETIMEDOUT/EIO/ENODEV) on NACK
-                raise NackError("no ACK from 0x%02x on command 0x%02x (%s)" % (self.address, cmd, exc))
+                raise NackError("no ACK from 0x%02x on command 0x%02x (%s)" % (self.address, cmd, exc))  # noqa: B904
             try:
                 return check_word(self.address, cmd, data)
             except PecError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Annotated, Callable, Literal, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 LANGUAGES = ("ru", "zh", "en")
 Lang = Literal["ru", "zh", "en"]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # safe as an MQTT topic level: no + # / or spaces
+# A room as a call can carry it (core/cmd/call: 1-16 characters) and as calls are matched to
+# boards (exactly): no surrounding spaces, no control characters. See docs/config.md.
+ROOM_MAX = 16
+_EDGE, _INNER = r"[^\s\x00-\x1f\x7f]", r"[^\x00-\x1f\x7f]"
+Room = Annotated[str, Field(pattern=f"^{_EDGE}(?:{_INNER}{{0,{ROOM_MAX - 2}}}{_EDGE})?$",
+                            description="a room as calls name it: 1-16 characters, no surrounding spaces")]
 
 
 class Strict(BaseModel):
@@ -96,11 +102,50 @@ class ArrivalWindow(Strict):
     late_minutes: int = Field(default=15, ge=0, le=24 * 60, description="check-in closes this long after the start")
 
 
+class ScreeningQuestion(Strict):
+    id: str = Field(pattern=ID_PATTERN, description="answer key in screening.completed, e.g. fever-14d")
+    texts: dict[Lang, str] = Field(min_length=1, description="the question per site language")
+    box_if_yes: bool = Field(default=True, description="a yes suggests the isolation box")
+
+
+class StableReading(Strict):
+    """When a device's readings count as one stable measurement (docs/contract.md, screening)."""
+    count: int = Field(ge=2, le=600, description="consecutive good readings needed")
+    window_s: float = Field(gt=0, le=30, description="they span at least this long")
+    tolerance: float = Field(ge=0, le=5, description="max - min of the run, per value (°C; % and /min)")
+    max_age_s: float = Field(default=2.0, gt=0, le=10, description="the newest is no older than this")
+
+
 class ScreeningConfig(Strict):
     fever_celsius: float = Field(default=37.5, ge=35, le=42)
     spo2_min_percent: int = Field(default=94, ge=70, le=100)
     pulse_min_bpm: int = Field(default=45, ge=20, le=200)
     pulse_max_bpm: int = Field(default=120, ge=40, le=250)
+    # Readings outside these bounds are not a patient's (a thermometer at room air, a loose probe):
+    # the post is asked to measure again (error `implausible`).
+    plausible_celsius: tuple[float, float] = (34.0, 43.0)
+    plausible_spo2_percent: tuple[int, int] = (50, 100)
+    plausible_pulse_bpm: tuple[int, int] = (25, 250)
+    thermometer_stable: StableReading = StableReading(count=3, window_s=0.9, tolerance=0.1)
+    oximeter_stable: StableReading = StableReading(count=3, window_s=1.0, tolerance=1)
+    measure_timeout_s: float = Field(default=8.0, gt=0, le=60,
+                                     description="screening.measure waits this long for a stable reading")
+    session_expiry_s: float = Field(default=900.0, ge=30, le=24 * 3600,
+                                    description="an open screening session is dropped after this long")
+    questions: list[ScreeningQuestion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"screening question ids must be unique, got {ids}")
+        for name in ("plausible_celsius", "plausible_spo2_percent", "plausible_pulse_bpm"):
+            lo, hi = getattr(self, name)
+            if lo >= hi:
+                raise ValueError(f"{name}: the lower bound must be below the upper")
+        if self.pulse_min_bpm >= self.pulse_max_bpm:
+            raise ValueError("pulse_min_bpm must be below pulse_max_bpm")
+        return self
 
 
 class KioskConfig(Strict):
@@ -112,7 +157,7 @@ class ServiceConfig(Strict):
     id: str = Field(pattern=ID_PATTERN, description="service id, e.g. registration")
     prefix: str = Field(pattern=r"^[A-Z]$", description="ticket prefix letter, e.g. R")
     names: dict[Lang, str] = Field(description="service name per language")
-    room: str | None = Field(default=None, description="where its tickets are called")
+    room: Room | None = Field(default=None, description="where its tickets are called")
     floor: int | None = None
     specialty: str | None = Field(default=None, description="walk-in to any doctor of this specialty")
 
@@ -155,7 +200,7 @@ class DeviceConfig(Strict):
     protocol: str = Field(description="driver protocol, e.g. escpos, contec, nonin, bridge, optris, alpha, modbus, cdc, hid")
     url: str = Field(description="device URL: serial:///dev/vestibule/NAME, usb://VID:PID/SERIAL, tcp://H:P, file://PATH, sim://")
     role: str | None = Field(default=None, description="where it serves: kiosk-1, screening-1, room 12 ...")
-    rooms: list[str] = Field(default_factory=list, description="display: the rooms whose calls it shows")
+    rooms: list[Room] = Field(default_factory=list, description="display: the rooms whose calls it shows")
     options: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
 
 
@@ -181,6 +226,14 @@ class VestibuleConfig(Strict):
             if not re.match(ID_PATTERN, name):
                 raise ValueError(f"device id {name!r} must be lowercase letters, digits and dashes")
         return value
+
+    @model_validator(mode="after")
+    def _questions_in_every_language(self):
+        for i, question in enumerate(self.screening.questions):
+            missing = [lang for lang in self.site.languages if lang not in question.texts]
+            if missing:
+                raise ValueError(f"screening.questions[{i}] ({question.id}) has no text in {', '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def _unique_services(self):
@@ -258,8 +311,35 @@ def _key_path(loc: tuple) -> str:
 ConfigCheck = Callable[[dict], list[tuple[str, str]]]
 
 
+def check_board_rooms(data: dict) -> list[tuple[str, str]]:
+    """Rooms only boards show, every board shows some, none twice (the rooms' form is the model's)."""
+    problems: list[tuple[str, str]] = []
+    devices = data.get("devices")
+    if not isinstance(devices, dict):
+        return problems
+    for name, device in devices.items():
+        if not isinstance(device, dict):
+            continue
+        rooms = device.get("rooms", [])
+        if not isinstance(rooms, list):
+            continue
+        key = f"devices.{name}.rooms"
+        if device.get("kind") == "display":
+            if not rooms:
+                problems.append((key, "a board with no rooms never shows a call"))
+            repeated = sorted({str(r) for r in rooms if rooms.count(r) > 1})
+            if repeated:
+                problems.append((key, f"{', '.join(repeated)} listed more than once"))
+        elif rooms and isinstance(device.get("kind"), str):
+            problems.append((key, f"only a display shows rooms; a {device['kind']} shows none"))
+    return problems
+
+
+SHAPE_CHECKS: tuple[ConfigCheck, ...] = (check_board_rooms,)
+
+
 def parse_config(data: dict, path: Path = Path("<config>"), checks: Sequence[ConfigCheck] = ()) -> VestibuleConfig:
-    problems = [problem for check in checks for problem in check(data)]
+    problems = [problem for check in (*SHAPE_CHECKS, *checks) for problem in check(data)]
     try:
         config = VestibuleConfig.model_validate(data)
     except ValidationError as exc:
@@ -276,20 +356,31 @@ def parse_config(data: dict, path: Path = Path("<config>"), checks: Sequence[Con
     return config
 
 
+# Paths in the file that are relative to the file's directory, so a checkout runs anywhere.
+RELATIVE_PATHS = (("node", "store"), ("broker", "password_file"))
+
+
+def resolve_relative_paths(data: dict, base: Path) -> dict:
+    """The raw data with RELATIVE_PATHS made absolute against `base` (checks then see real paths)."""
+    for section, key in RELATIVE_PATHS:
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key] \
+                and not Path(table[key]).is_absolute():
+            table[key] = str((base / table[key]).resolve())
+    return data
+
+
 def load_config(path: str | Path, checks: Sequence[ConfigCheck] = ()) -> VestibuleConfig:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, [("(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [("(file)", f"cannot be read: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [("(syntax)", f"not valid TOML: {exc}")]) from None
-    config = parse_config(data, path, checks)
-    # Relative store paths are relative to the config file, so a checkout runs anywhere.
-    if not config.node.store.is_absolute():
-        node = config.node.model_copy(update={"store": (path.parent / config.node.store).resolve()})
-        config = config.model_copy(update={"node": node})
-    return config
+    return parse_config(resolve_relative_paths(data, path.parent), path, checks)
 
 
 def greeting_period(local: time) -> Literal["morning", "afternoon", "evening", "day"]:

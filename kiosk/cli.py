@@ -13,6 +13,7 @@ _REGISTRARS = [
     "ui.cli:register",
     "kiosk.cli_voice:register",
     "ui.board_cli:register",
+    "provisioning.cli:register",
 ]
 
 

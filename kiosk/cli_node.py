@@ -48,9 +48,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _config_check(args) -> int:
-    from kiosk.node.config import ConfigError, load_node_config as load_config
+    from kiosk.node.config import ConfigError, load_controller_config
     try:
-        config = load_config(args.file)
+        config = load_controller_config(args.file)
     except ConfigError as exc:
         for key, message in exc.problems:
             print(f"{args.file}: {key}: {message}", file=sys.stderr)
@@ -70,29 +70,39 @@ def _schemas(args) -> int:
 
 def _broker_config(args) -> int:
     from kiosk.node.config import ConfigError, load_node_config as load_config
-    from mqtt.broker_config import write_broker_config
+    from mqtt.broker_config import users_from_config, write_broker_config
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     out = Path(args.out)
-    roles = write_broker_config(out, config.site.id, config.node.id, port=args.port)
-    print(f"wrote {out}/mosquitto.conf, acl, passwords and a password file per role ({', '.join(roles)})")
-    print(f"include it from /etc/mosquitto/conf.d/ and point each service's broker.password_file at its file")
+    users = write_broker_config(out, config.site.id, config.node.id, users=users_from_config(config), port=args.port)
+    print(f"wrote {out}/mosquitto.conf, acl, passwords and a password file per user ({', '.join(users)})")
+    print("include it from /etc/mosquitto/conf.d/; point the controller's broker.password_file at "
+          "controller.password and keep each kiosk's KIOSK-ID.password beside it")
     return 0
 
 
 def _controller(args) -> int:
-    from kiosk.node.config import ConfigError, load_node_config as load_config
+    from foundation.store import StoreError
+    from kiosk.node.config import ConfigError, load_controller_config
     setup_logging(args.log_level)
     try:
-        config = load_config(args.config)
+        config = load_controller_config(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        print("the controller does not start with this file (`vestibule config check` lists the same)",
+              file=sys.stderr)
         return 2
     from kiosk.app import build_controller
-    return build_controller(config).run()
+    try:
+        controller = build_controller(config)
+    except (OSError, StoreError) as exc:
+        # what the checks could not foresee (a file changed since, a store that cannot be opened)
+        print(f"{args.config}: the controller cannot start: {exc}", file=sys.stderr)
+        return 2
+    return controller.run()
 
 
 def _demo(args) -> int:

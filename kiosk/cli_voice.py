@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _voice(args) -> int:
     from kiosk.features.calls.voice import Voice, VoiceError
-    if not re.fullmatch(r"[A-Z][0-9]{3}", args.ticket):
+    if not re.fullmatch(r"[A-Z][0-9]{3,4}", args.ticket):
         print(f"vestibule voice: ticket {args.ticket!r}: expected a letter and three digits, e.g. A023",
               file=sys.stderr)
         return 2

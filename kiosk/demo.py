@@ -109,6 +109,7 @@ class Scenario:
         self.client.subscribe(self.topics.core_schedule_all, self._schedule)
         self.client.subscribe(self.topics.core_cmd_call, self._call)
         self.client.subscribe(self.topics.events_all, self._event)
+        self.post: PostScenario | None = None  # set by run_demo when the config has a screening post
 
     # the demo harness may read the schedule (it plays patients who have their SMS); UIs may not
     def _schedule(self, msg) -> None:
@@ -137,6 +138,9 @@ class Scenario:
         elif event["type"] == "device.problem":
             d = event["data"]
             say(f"device {d['device']}: {d['problem']}{' cleared' if d.get('cleared') else ''}")
+
+    def client_request(self, client: MqttClient, name: str, body: dict):
+        return client.request(self.topics.command(name), body, timeout=15)
 
     def request(self, name: str, body: dict):
         try:
@@ -172,6 +176,9 @@ class Scenario:
         return lines
 
     def step(self) -> None:
+        if self.post is not None and self.rng.random() < 0.3:
+            self.post.patient()
+            return
         kiosk = self.rng.choice(["kiosk-1", "kiosk-2"])
         lang = self.rng.choice(["ru", "ru", "ru", "en", "zh"])
         roll = self.rng.random()
@@ -226,6 +233,91 @@ class Scenario:
             say(f"{kiosk} check-in {code} refused: {answer.error.code}")
 
 
+class PostScenario:
+    """Plays the screening post as its staff app would (role screening): a patient due now is
+    scanned, measured (forehead, neck, oximetry), asked the questionnaire, and decided; a patient
+    sent to the box has their doctor informed by the core, which the demo reads back."""
+
+    def __init__(self, scenario: Scenario, broker_port: int, post: str, core_db: Path):
+        self.scenario = scenario
+        self.post = post
+        self.core_db = core_db
+        topics = scenario.topics
+        cid = f"demo-post-{os.getpid()}"
+        self.client = MqttClient("127.0.0.1", broker_port, cid, role="screening",
+                                 reply_topic=topics.reply("screening", cid))
+        self.questions: list[str] = []
+
+    def ask(self, name: str, body: dict):
+        try:
+            answer = self.scenario.client_request(self.client, name, body)
+        except RequestTimeout as exc:
+            say(f"post   {name}: no answer ({exc})")
+            self.scenario.tally.add("timeouts")
+            return None
+        if answer.status != "ok":
+            say(f"post   {name}: {answer.error.code}: {answer.error.message}")
+            return None
+        return answer.data
+
+    def patient(self) -> None:
+        sc = self.scenario
+        if not self.questions:
+            info = self.ask("screening.info", {"post": self.post, "lang": "en"})
+            self.questions = [q["id"] for q in info["questions"]] if info else []
+        due = sc.booked(-timedelta(minutes=25), timedelta(minutes=40))
+        boxed = [a for a in due if a.is_box]
+        appt = sc.rng.choice(boxed if boxed and sc.rng.random() < 0.4 else due) if due else None
+        start = {"post": self.post, "lang": "ru", **({"by": "code", "code": appt.booking} if appt else {"by": "none"})}
+        started = self.ask("screening.start", start)
+        if started is None:
+            return
+        if appt:
+            sc.used.add(appt.booking)
+        who = started.get("booking") or "no booking"
+        session = started["session"]
+        time.sleep(1.2)  # the patient steps up to the post
+        values = []
+        for i, body in enumerate(({"what": "temperature", "site": "forehead"}, {"what": "temperature", "site": "neck"},
+                                  {"what": "oximetry"})):
+            if i:
+                time.sleep(1.2)  # the thermometer moves to the neck, the finger into the oximeter
+            got = self.ask("screening.measure", {"session": session, **body})
+            if got is None:
+                self.ask("screening.cancel", {"session": session})
+                return
+            values.append(f"{got['value']} °C" if body["what"] == "temperature" else f"SpO2 {got['spo2']} % "
+                          f"pulse {got['pulse']}/min")
+        answers = {q: "no" for q in self.questions}
+        if self.questions and sc.rng.random() < 0.15:
+            answers[sc.rng.choice(self.questions)] = "yes"
+        suggested = self.ask("screening.answers", {"session": session, "answers": answers})["suggested"]
+        done = self.ask("screening.complete", {"session": session, "decision": suggested})
+        if done is None:
+            return
+        sc.tally.add("screenings")
+        yes = [q for q, a in answers.items() if a == "yes"]
+        say(f"{self.post} {who}: {', '.join(values)}{'; yes to ' + ', '.join(yes) if yes else ''}; "
+            f"flags {', '.join(started['flags']) or 'none'} -> {done['decision']}"
+            + (f", doctor {done['doctor']} to be told" if done["notified"] else ""))
+        if done["notified"]:
+            booking = started["booking"]
+            if _wait_for(lambda: _notified(self.core_db, booking), 10):
+                sc.tally.add("doctors_informed")
+                say(f"core   doctor {_notified(self.core_db, booking)} informed: booking {booking} is in the box")
+            else:
+                say(f"core   the doctor of {booking} was NOT informed within 10 s")
+
+
+def _notified(db: Path, booking: str) -> str | None:
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute("SELECT doctor FROM notifications WHERE booking = ?", (booking,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
 def _wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -278,15 +370,21 @@ def run_demo(args) -> int:
     port = int(broker_url.rsplit(":", 1)[1])
     scenario = Scenario(config, port, args.seed)
     scenario.client.start()
+    posts = sorted({d.role for d in config.devices.values() if d.kind == "thermometer" and d.role})
+    if posts:
+        scenario.post = PostScenario(scenario, port, posts[0], core_db)
+        scenario.post.client.start()
     rc = 0
     try:
         if not scenario.client.wait_connected(10):
-            say("demo    cannot reach the broker"); return 1
+            say("demo    cannot reach the broker")
+            return 1
         # the controller's retained status says when it serves commands
         ok = _wait_for(lambda: scenario.schedule is not None and scenario.node_online.is_set(), 30)
         ping = scenario.request("ping", {}) if ok else None
         if ping is None or ping.status != "ok":
-            say("demo    the controller did not answer; see its log"); return 1
+            say("demo    the controller did not answer; see its log")
+            return 1
         say(f"ready   node {ping.data['node']} session {ping.data['session']}, core "
             f"{'online' if ping.data['core_online'] else 'offline'}, {len(scenario.schedule.appointments)} appointments today")
         headless = args.headless or not os.environ.get("DISPLAY")
@@ -326,6 +424,8 @@ def run_demo(args) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         scenario.client.stop()
+        if scenario.post is not None:
+            scenario.post.client.stop()
         if broker:
             broker.stop()
     t = scenario.tally.counts
@@ -337,6 +437,7 @@ def run_demo(args) -> int:
     print(f"  check-ins           {t['checkins']}   refused {t['rejected']}")
     print(f"  calls by the core   {t['calls']}")
     print(f"  feedback            {t['feedback']}")
+    print(f"  screenings          {t['screenings']}   doctors informed of a box {t['doctors_informed']}")
     print(f"  events on the wire  {events}   in the core's inbox {delivered}")
     print(f"  no answer           {t['timeouts']}")
     print(f"  run directory       {run_dir}")

@@ -1,32 +1,68 @@
-"""Production Mosquitto configuration: one user per role, an ACL, anonymous refused.
+"""Production Mosquitto configuration: a broker user per client, an ACL, anonymous refused.
 
-Roles (each a broker user, each service its own password file):
-  controller  the node daemon         core     the booking core (or the stand-in)
-  kiosk       kiosk touch-screen UI   screening screening-post UI
-  board       waiting-room call board UI: sees calls only, never core/schedule/# (personal data)
+Users (each its own password file, `<user>.password`):
+  controller    the node daemon                core          the booking core (or the stand-in)
+  kiosk-N       each kiosk touch-screen UI     screening-N   each screening-post UI
+  <display id>  each call board (a board UI shows calls only, never core/schedule/#: personal data)
+
+The listener sets `use_username_as_clientid`: the broker replaces whatever client id a client
+sends with its user name, so nobody can connect under another client's id (and disconnect it)
+without that client's password. Each kiosk and post reads only its own reply topic,
+`reply/{role}/{user}`; the controller and the core are one user each and read their role's subtree.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.config import VestibuleConfig
+
 ROLES = ("controller", "core", "kiosk", "screening", "board")
+_KIOSK = re.compile(r"^kiosk-[0-9]+$")
+_SCREENING = re.compile(r"^screening-[0-9]+$")
 
 
-def acl_rules(site: str, node: str) -> dict[str, list[tuple[str, str]]]:
-    """(access, topic) pairs per role; access is read, write or readwrite."""
+@dataclass(frozen=True)
+class BrokerUser:
+    name: str  # the broker user name, which is also its client id
+    role: str  # one of ROLES
+
+
+CONTROLLER = BrokerUser("controller", "controller")
+CORE = BrokerUser("core", "core")
+
+
+def users_from_config(config: VestibuleConfig) -> list[BrokerUser]:
+    """controller, core, a user per kiosk and screening post (devices' roles kiosk-N, screening-N),
+    one per display device (its id) and one per TV board of `[boards.ID]` (its id)."""
+    roles = {dev.role for dev in config.devices.values() if dev.role}
+    users = [CONTROLLER, CORE]
+    users += [BrokerUser(r, "kiosk") for r in sorted(roles) if _KIOSK.match(r)]
+    users += [BrokerUser(r, "screening") for r in sorted(roles) if _SCREENING.match(r)]
+    users += [BrokerUser(name, "board") for name in sorted(config.devices_of("display"))]
+    users += [BrokerUser(name, "board") for name in sorted(config.boards)  # the TV boards' apps
+              if name not in config.devices_of("display")]
+    return users
+
+
+def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
+    """(access, topic) pairs for one user; access is read, write or readwrite."""
     root = f"clinic/v1/{site}"
     n = f"{root}/node/{node}"
     ui_common = [
         ("write", f"{n}/cmd/#"),
         ("read", f"{n}/status"),
         ("read", f"{n}/dev/+/status"),
+        ("read", f"{n}/dev/+/reading"),
         ("read", f"{root}/core/status"),
     ]
-    return {
-        "controller": [
+    if user.role == "controller":
+        return [
             ("read", f"{root}/core/status"),
             ("read", f"{root}/core/schedule/#"),
             ("read", f"{root}/core/cmd/#"),
@@ -41,8 +77,9 @@ def acl_rules(site: str, node: str) -> dict[str, list[tuple[str, str]]]:
             ("write", f"{root}/reply/kiosk/#"),
             ("write", f"{root}/reply/screening/#"),
             ("write", f"{root}/reply/core/#"),
-        ],
-        "core": [
+        ]
+    if user.role == "core":
+        return [
             ("write", f"{root}/core/#"),
             ("read", f"{root}/core/req/#"),
             ("read", f"{root}/node/+/status"),
@@ -52,64 +89,76 @@ def acl_rules(site: str, node: str) -> dict[str, list[tuple[str, str]]]:
             ("write", f"{root}/node/+/cmd/#"),
             ("read", f"{root}/reply/core/#"),
             ("write", f"{root}/reply/controller/#"),
-        ],
-        "kiosk": ui_common + [
-            ("read", f"{n}/dev/+/reading"),
-            ("read", f"{root}/reply/kiosk/#"),
-        ],
-        "screening": ui_common + [
-            ("read", f"{n}/dev/+/reading"),
-            ("read", f"{root}/reply/screening/#"),
-        ],
-        "board": [
+        ]
+    if user.role in ("kiosk", "screening"):
+        return ui_common + [("read", f"{root}/reply/{user.role}/{user.name}")]
+    if user.role == "board":
+        return [
             ("read", f"{n}/board/state"),
             ("read", f"{n}/queue/state"),
             ("read", f"{n}/status"),
             ("read", f"{root}/core/status"),
-        ],
-    }
+        ]
+    raise ValueError(f"unknown role {user.role!r}")
 
 
-def render_acl(site: str, node: str) -> str:
-    lines = ["# Generated by `vestibule broker config`: one user per role. Anything not listed is denied.", ""]
-    for role, rules in acl_rules(site, node).items():
-        lines.append(f"user {role}")
-        lines += [f"topic {access} {topic}" for access, topic in rules]
+def acl_rules(site: str, node: str, users: Iterable[BrokerUser]) -> dict[str, list[tuple[str, str]]]:
+    return {user.name: role_rules(site, node, user) for user in users}
+
+
+def render_acl(site: str, node: str, users: Iterable[BrokerUser]) -> str:
+    lines = ["# Generated by `vestibule broker config`: one user per client. Anything not listed is denied.", ""]
+    for user in users:
+        lines.append(f"# {user.role}")
+        lines.append(f"user {user.name}")
+        lines += [f"topic {access} {topic}" for access, topic in role_rules(site, node, user)]
         lines.append("")
     return "\n".join(lines)
 
 
-def render_conf(directory: Path, port: int = 1883, bind: str = "127.0.0.1") -> str:
+def render_conf(directory: Path, port: int = 1883, bind: str = "127.0.0.1", *,
+                persistence_location: Path = Path("/var/lib/mosquitto"), log_dest: str = "syslog") -> str:
     return "\n".join([
         "# Vestibule site broker (generated). Loopback only: the booking core runs on the same node;",
         "# a bridge to the central cluster goes in a separate conf.d file.",
         f"listener {port} {bind}",
+        # the client id is the user name: nobody can take over another client's id
+        "use_username_as_clientid true",
         "allow_anonymous false",
         f"password_file {directory / 'passwords'}",
         f"acl_file {directory / 'acl'}",
         "persistence true",
-        "persistence_location /var/lib/mosquitto/",
+        f"persistence_location {persistence_location}/",
         "autosave_interval 60",  # the broker is a secondary buffer; the outbox is the record
         "max_queued_messages 200000",
         "set_tcp_nodelay true",  # request/response and calls are small packets: no Nagle delay
-        "log_dest syslog",
+        f"log_dest {log_dest}",
         "",
     ])
 
 
-def write_broker_config(directory: Path, site: str, node: str, *, port: int = 1883,
-                        passwords: dict[str, str] | None = None) -> dict[str, str]:
-    """Write mosquitto.conf, acl, passwords and one <role>.password file per role (mode 0600)."""
+def write_broker_config(directory: Path, site: str, node: str, *, users: Iterable[BrokerUser] | None = None,
+                        port: int = 1883, passwords: dict[str, str] | None = None,
+                        persistence_location: Path = Path("/var/lib/mosquitto"),
+                        log_dest: str = "syslog") -> dict[str, str]:
+    """Write mosquitto.conf, acl, passwords and one <user>.password file per user (mode 0600).
+
+    `users` defaults to the controller and the core; `passwords` fixes some (tests), the rest are
+    random. Returns user → password."""
+    users = list(users) if users is not None else [CONTROLLER, CORE]
+    directory = directory.resolve()  # the broker reads these paths from wherever it runs
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "acl").write_text(render_acl(site, node), encoding="utf-8")
-    (directory / "mosquitto.conf").write_text(render_conf(directory, port), encoding="utf-8")
-    passwords = passwords or {role: secrets.token_urlsafe(18) for role in ROLES}
+    (directory / "acl").write_text(render_acl(site, node, users), encoding="utf-8")
+    (directory / "mosquitto.conf").write_text(
+        render_conf(directory, port, persistence_location=persistence_location, log_dest=log_dest), encoding="utf-8")
+    given = passwords or {}
+    chosen = {user.name: given.get(user.name) or secrets.token_urlsafe(18) for user in users}
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     pw_file = directory / "passwords"
     pw_file.write_text("")
-    for role, password in passwords.items():
-        subprocess.run([tool, "-b", str(pw_file), role, password], check=True, capture_output=True)
-        secret = directory / f"{role}.password"
+    for name, password in chosen.items():
+        subprocess.run([tool, "-b", str(pw_file), name, password], check=True, capture_output=True)
+        secret = directory / f"{name}.password"
         secret.write_text(password + "\n")
         secret.chmod(0o600)
     # The broker drops root for the "mosquitto" user; it must read the file, nobody else may.
@@ -118,4 +167,4 @@ def write_broker_config(directory: Path, site: str, node: str, *, port: int = 18
         shutil.chown(pw_file, group="mosquitto")
     except (LookupError, PermissionError):
         pass
-    return passwords
+    return chosen

@@ -13,7 +13,7 @@ import ssl
 import threading
 import uuid
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel
 
 from mqtt.models import AnswerAdapter, ErrorAnswer, OkAnswer
+from mqtt.reply_policy import ReplyPolicy
 
 log = logging.getLogger("vestibule.mqtt")
 
@@ -53,6 +54,11 @@ def to_payload(body: BaseModel | dict | str | bytes | None) -> bytes:
     if isinstance(body, BaseModel):
         return body.model_dump_json().encode("utf-8")
     return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def response_topic_of(request: paho.MQTTMessage) -> str | None:
+    props = getattr(request, "properties", None)
+    return getattr(props, "ResponseTopic", None) if props else None
 
 
 class MqttClient:
@@ -161,15 +167,17 @@ class MqttClient:
             with self._pending_lock:
                 self._pending.pop(correlation, None)
 
-    def answer(self, request: paho.MQTTMessage, answer: OkAnswer | ErrorAnswer) -> bool:
-        """Publish an answer to the request's ResponseTopic; False when it named none."""
-        props_in = getattr(request, "properties", None)
-        response_topic = getattr(props_in, "ResponseTopic", None) if props_in else None
+    def answer(self, request: paho.MQTTMessage, answer: OkAnswer | ErrorAnswer, policy: ReplyPolicy) -> bool:
+        """Publish an answer to the request's ResponseTopic if `policy` allows it; False otherwise."""
+        response_topic = response_topic_of(request)
         if not response_topic:
             log.warning("request on %s has no ResponseTopic; answer %s not sent", request.topic, answer.status)
             return False
+        if not policy.allows(response_topic):
+            policy.refused(request.topic, response_topic)
+            return False
         props = Properties(PacketTypes.PUBLISH)
-        correlation = getattr(props_in, "CorrelationData", None)
+        correlation = getattr(request.properties, "CorrelationData", None)
         if correlation is not None:
             props.CorrelationData = correlation
         self.paho.publish(response_topic, to_payload(answer), qos=1, properties=props)

@@ -134,7 +134,7 @@ class SameDayBookResult(Strict):
 class FeedbackCommand(Request):
     kiosk: str = KioskId
     score: int = Field(ge=0, le=10)
-    ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3}$")
+    ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3,4}$")
     booking: BookingCode | None = None
     comment: str | None = Field(default=None, max_length=500)
     lang: Lang = "ru"
@@ -194,3 +194,138 @@ COMMAND_MODELS = {
     "feedback": FeedbackCommand,
     "kiosk.info": KioskInfoCommand,
 }
+
+
+# --- the screening post (kiosk/features/screening, docs/contract.md "Screening post") -------------
+PostId = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+SessionId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+Decision = Literal["pass", "box", "refer"]
+
+
+class ScreeningStartCommand(Request):
+    post: str = PostId
+    by: Literal["code", "ticket", "none"]
+    code: BookingCode | None = None
+    ticket: str | None = Field(default=None, pattern=r"^[A-Z][0-9]{3}$")
+    lang: Lang = "ru"
+
+    @model_validator(mode="after")
+    def _fields_for_method(self):
+        if self.by == "code" and not self.code:
+            raise ValueError("by=code needs `code`")
+        if self.by == "ticket" and not self.ticket:
+            raise ValueError("by=ticket needs `ticket`")
+        return self
+
+
+class ScreeningPatient(Strict):
+    display: str  # masked, e.g. "Иванов И."
+    first_visit: bool
+    child: bool
+
+
+class ScreeningStartResult(Strict):
+    session: str
+    booking: str | None = None
+    ticket: str | None = None
+    patient: ScreeningPatient | None = None
+    doctor: str | None = None
+    room: str | None = None
+    start: AwareDatetime | None = None
+    flags: list[str]
+    suggested: Decision
+
+
+class ScreeningMeasureCommand(Request):
+    session: str = SessionId
+    what: Literal["temperature", "oximetry"]
+    site: Literal["forehead", "neck"] | None = None
+
+    @model_validator(mode="after")
+    def _site_for_temperature(self):
+        if self.what == "temperature" and self.site is None:
+            raise ValueError("what=temperature needs `site` (forehead or neck)")
+        if self.what == "oximetry" and self.site is not None:
+            raise ValueError("what=oximetry takes no `site`")
+        return self
+
+
+class ScreeningMeasureResult(Strict):
+    what: Literal["temperature", "oximetry"]
+    site: Literal["forehead", "neck"] | None = None
+    value: float | None = None  # °C exactly as the thermometer reported it
+    unit: Literal["Cel"] | None = None
+    spo2: int | None = None
+    pulse: int | None = None
+    device: str
+    at: AwareDatetime  # when the device gave the reading
+    suggested: Decision
+
+
+class ScreeningAnswersCommand(Request):
+    session: str = SessionId
+    answers: dict[str, Literal["yes", "no"]]
+
+
+class ScreeningAnswersResult(Strict):
+    answers: dict[str, Literal["yes", "no"]]
+    suggested: Decision
+
+
+class ScreeningCompleteCommand(Request):
+    session: str = SessionId
+    decision: Decision
+    reason: str | None = Field(default=None, max_length=200)  # never a name: it goes into the event
+
+
+class ScreeningToday(Strict):
+    screened: int
+    box: int
+    refer: int
+
+
+class ScreeningCompleteResult(Strict):
+    decision: Decision
+    suggested: Decision
+    notified: bool  # routing.box is in the outbox: the doctor will be told
+    doctor: str | None = None
+    today: ScreeningToday
+
+
+class ScreeningCancelCommand(Request):
+    session: str = SessionId
+
+
+class ScreeningCancelResult(Strict):
+    cancelled: bool
+
+
+class ScreeningInfoCommand(Request):
+    post: str = PostId
+    lang: Lang = "ru"
+
+
+class ScreeningQuestionText(Strict):
+    id: str
+    text: str
+    box_if_yes: bool
+
+
+class ScreeningInfoResult(Strict):
+    post: str
+    thermometer: str | None  # the post's device ids (their live readings are on dev/{id}/reading)
+    oximeter: str | None
+    questions: list[ScreeningQuestionText]
+    fever_celsius: float
+    spo2_min_percent: int
+    today: ScreeningToday
+
+
+COMMAND_MODELS.update({
+    "screening.info": ScreeningInfoCommand,
+    "screening.start": ScreeningStartCommand,
+    "screening.measure": ScreeningMeasureCommand,
+    "screening.answers": ScreeningAnswersCommand,
+    "screening.complete": ScreeningCompleteCommand,
+    "screening.cancel": ScreeningCancelCommand,
+})

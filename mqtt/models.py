@@ -5,13 +5,13 @@ node accepts as commands forbid them (a misspelt key is an error answer, not a s
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
-TicketNo = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3}$", description="prefix letter and three digits, e.g. A023")]
+TicketNo = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3,4}$", description="prefix letter and three digits, four past 999: A023, A1000")]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 BookingCode = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9-]*$")]
 
@@ -40,7 +40,8 @@ class NodeStatus(Strict):
 
 class DeviceStatusMessage(Strict):
     device: Id
-    kind: Literal["printer", "oximeter", "thermometer", "display", "scanner"]
+    # "store": the node's own disk (device "store", problem storage_full), docs/store.md
+    kind: Literal["printer", "oximeter", "thermometer", "display", "scanner", "store"]
     state: Literal["ready", "degraded", "fault", "offline"]
     problems: list[str] = Field(default_factory=list)
     ts: AwareDatetime
@@ -125,7 +126,7 @@ class BookingSameDay(Strict):
 
 class Observation(Strict):
     code: Literal["8310-5", "59408-5", "8867-4"]
-    value: float
+    value: int | float  # as the device reported it: SpO2 and pulse stay integers
     unit: Literal["Cel", "%", "/min"]
     site: Literal["forehead", "neck"] | None = None
     device: str
@@ -137,6 +138,11 @@ class ScreeningCompleted(Strict):
     observations: list[Observation]
     decision: Literal["pass", "box", "refer"]
     answers: dict[str, Any] = Field(default_factory=dict)
+    # our additions: what the rules suggested, the staff's reason when they decided otherwise
+    # (or completed without every measurement), and the post
+    suggested: Literal["pass", "box", "refer"] | None = None
+    reason: str | None = None
+    post: str | None = None
 
 
 class RoutingBox(Strict):

@@ -1,11 +1,17 @@
 """The one thread that moves outbox rows to the broker.
 
-It publishes only while the broker is connected AND the core's retained status says online
-(Sparkplug's rule: edge nodes are gated on the primary host). Rows go out in seq order at QoS 1,
-up to `window` in flight; a row is deleted only when its PUBACK arrives. After any disconnect the
-relay forgets what was in flight and starts again from the oldest undelivered row, so an event is
-delivered at least once and never lost. An event created before the current live period began
-(it waited for the broker or the core) is sent with `historical: true`.
+It publishes only while the broker is connected AND the core's retained status, received on the
+current connection, says online (Sparkplug's rule: edge nodes are gated on the primary host). A
+new connection starts offline: a broker restarted without its persistence has no retained status,
+and the core behind it may be gone too. Rows go out in seq order at QoS 1, up to `window` in
+flight; a row is marked delivered once its PUBACK arrives (written in batches: a mark lost to a
+crash only means the row is sent again) and kept for the redelivery window.
+
+A PUBACK means the broker has the event, not the core. So every time the core's status goes
+(back) to online, whether on a new connection or on the same one, the rows delivered inside the
+window are sent again first, flagged historical, then the undelivered ones; the core
+deduplicates on the id. An event created before the current live period began (it waited for
+the broker or the core) is sent with `historical: true`.
 """
 from __future__ import annotations
 
@@ -19,10 +25,13 @@ from paho.mqtt.enums import MQTTErrorCode as paho_rc
 
 from mqtt.client import MqttClient
 from mqtt.models import CoreStatus
-from mqtt.outbox import Outbox, PendingEvent
+from mqtt.outbox import REDELIVER_WINDOW_S, Outbox, PendingEvent
 from mqtt.topics import NodeTopics
 
 log = logging.getLogger("vestibule.relay")
+
+FLUSH_AFTER_S = 0.05  # PUBACKs are written to the store at most this late (or per `batch` acks)
+REFILL_AT_LEAST = 50  # rows: the window is topped up once this much room is free
 
 
 class Relay:
@@ -41,16 +50,21 @@ class Relay:
         self._stop = threading.Event()
         self._acks: collections.deque = collections.deque()  # (mid, ok), appended by paho's thread
         self._inflight: dict[int, int] = {}  # mid -> seq
+        self._unflushed: list[int] = []  # acked seqs not yet marked delivered in the store
+        self._unflushed_since = 0.0
         self._last_sent = 0  # highest seq handed to paho; 0 at start: resend every undelivered row
-        self._redeliver_after: int | None = None  # set on each new connection: resend recent deliveries
+        self._online_periods = 0  # +1 each time the core's status goes online (paho's thread writes it)
+        self._period_seen = 0  # the relay thread's copy: a new period means redeliver
+        self._redeliver_after: int | None = None  # while redelivering: the last seq sent again
+        self._redelivering = 0
         self._last_prune = 0.0
         self.redelivered_count = 0
         self._thread: threading.Thread | None = None
         self._retry_at = 0.0
-        self._prefix = ('"site":%s,"node":%s,' % (json.dumps(topics.site), json.dumps(topics.node_id)))
+        self._prefix = f'"site":{json.dumps(topics.site)},"node":{json.dumps(topics.node_id)},'
         outbox.on_append = self._wake.set
         client.paho.on_publish = self._on_publish
-        client.on_connect(self._new_connection)
+        client.on_disconnect(self._connection_lost)
         client.subscribe(topics.core_status, self._on_core_status)
 
     # -- from paho's network thread: lock-free (paho holds its own mutex while calling us) ------
@@ -62,18 +76,26 @@ class Relay:
             return
         if online != self.core_online:
             log.info("core is %s", "online" if online else "offline: events wait in the outbox")
+        if online and not self.core_online:
+            # The core (re)appeared: what the broker acknowledged while it was away, or before a
+            # broker crash, may never have reached it. The relay thread resends the window first.
+            self._online_periods += 1
         self.core_online = online
         self._wake.set()
 
-    def _new_connection(self) -> None:
-        # The broker we reach now may have lost what it acknowledged before (crash, power cut).
-        self._redeliver_after = 0
+    def _connection_lost(self) -> None:
+        # The next connection knows nothing of the core until its retained status arrives again
+        # (runs on paho's thread before it reconnects, so no status of the new one is lost).
+        self.core_online = False
         self._wake.set()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         ok = not (reason_code is not None and getattr(reason_code, "is_failure", False))
         self._acks.append((mid, ok))
-        self._wake.set()
+        # Wake the relay once there is room worth refilling, or for the last acks of a burst,
+        # not for every PUBACK: a turn per ack only competes with this thread for the GIL.
+        if len(self._acks) >= REFILL_AT_LEAST or len(self._acks) >= len(self._inflight) or not ok:
+            self._wake.set()
 
     @property
     def live(self) -> bool:
@@ -94,6 +116,12 @@ class Relay:
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
             live = self.live
+            period = self._online_periods
+            if period != self._period_seen:  # the core came (back) online since the last turn
+                self._period_seen = period
+                self._flush_delivered()  # acked rows join the redelivery from here on
+                self._redeliver_after = 0
+                self.live_since_ns = None
             if live and self.live_since_ns is None:
                 self.live_since_ns = time.time_ns()
             elif not live:
@@ -111,9 +139,12 @@ class Relay:
             except Exception:  # the store or paho failed: log, back off, never die
                 log.exception("relay step failed; retrying")
                 self._retry_at = time.monotonic() + 1.0
-            if not self._acks:
-                self._wake.wait(0.5)
+            if len(self._acks) < REFILL_AT_LEAST:
+                if not self._inflight:
+                    self._flush_delivered()  # nothing more to come: the store catches up
+                self._wake.wait(FLUSH_AFTER_S if self._unflushed or self._inflight else 0.5)
                 self._wake.clear()
+        self._flush_delivered()
 
     def _settle_acks(self) -> None:
         # Publishing and recording a mid both happen on this thread, so an ack is always settled
@@ -132,24 +163,46 @@ class Relay:
                 self._retry_at = time.monotonic() + 5
                 self._last_sent = min(self._last_sent, seq - 1)
         if done:
+            if not self._unflushed:
+                self._unflushed_since = time.monotonic()
+            self._unflushed += done
+        if len(self._unflushed) >= self.batch or (
+                self._unflushed and time.monotonic() - self._unflushed_since >= FLUSH_AFTER_S):
+            self._flush_delivered()
+
+    def _flush_delivered(self) -> None:
+        # Marking rows delivered in batches, not per PUBACK: one transaction per FLUSH_AFTER_S
+        # or `batch` acks. A mark lost to a crash only means the row is sent again (the core
+        # deduplicates), so until the flush the row is simply still owed.
+        if not self._unflushed:
+            return
+        done, self._unflushed = self._unflushed, []
+        try:
             self.outbox.delivered(done)
-            self.delivered_count += len(done)
+        except Exception:
+            self._unflushed = done + self._unflushed  # keep them for the next try
+            raise
+        self.delivered_count += len(done)
 
     def _redeliver(self) -> None:
         """Send recently acknowledged rows again, oldest first, before anything new; fire and forget
         (their rows are already marked delivered; the core deduplicates on the id)."""
         rows = self.outbox.recently_delivered(self._redeliver_after, self.batch)
         if not rows:
+            log.info("core online: resent %d events delivered in the last %d s; now the backlog",
+                     self._redelivering, REDELIVER_WINDOW_S)
             self._redeliver_after = None
+            self._redelivering = 0
             return
         for row in rows:
             self.client.paho.publish(self.topics.event(row.type), self._encode(row, True), qos=1)
             self._redeliver_after = row.seq
         self.redelivered_count += len(rows)
+        self._redelivering += len(rows)
 
     def _send_more(self) -> None:
         room = self.window - len(self._inflight)
-        if room <= 0:
+        if room < min(REFILL_AT_LEAST, self.window):  # a query per few acks, not per ack
             return
         rows = self.outbox.pending(self._last_sent, min(room, self.batch))
         live_since = self.live_since_ns or time.time_ns()
@@ -165,6 +218,6 @@ class Relay:
 
     def _encode(self, row: PendingEvent, historical: bool) -> bytes:
         # Built by hand from fields validated at append time: this is the relay's hot path.
-        return ('{"id":"%s","type":"%s","ts":"%s",%s"session":%d,"seq":%d,"historical":%s,"data":%s}' % (
-            row.id, row.type, row.ts, self._prefix, row.session, row.seq,
-            "true" if historical else "false", row.data)).encode("utf-8")
+        flag = "true" if historical else "false"
+        return (f'{{"id":"{row.id}","type":"{row.type}","ts":"{row.ts}",{self._prefix}"session":{row.session:d},'
+                f'"seq":{row.seq:d},"historical":{flag},"data":{row.data}}}').encode()

@@ -15,8 +15,10 @@ from typing import Any, Callable
 import paho.mqtt.client as paho
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mqtt.client import MqttClient
+from foundation.store import is_storage_full
+from mqtt.client import MqttClient, response_topic_of
 from mqtt.models import ErrorAnswer, OkAnswer
+from mqtt.reply_policy import ReplyPolicy
 
 log = logging.getLogger("vestibule.rpc")
 
@@ -45,8 +47,10 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 class Dispatcher:
-    def __init__(self, client: MqttClient, topic_filter: str, *, workers: int = 4, name: str = "rpc", qos: int = 1):
+    def __init__(self, client: MqttClient, topic_filter: str, *, answers_to: ReplyPolicy, workers: int = 4,
+                 name: str = "rpc", qos: int = 1):
         self.client = client
+        self.answers_to = answers_to
         self.qos = qos
         self.topic_filter = topic_filter
         self.routes: dict[str, Route] = {}
@@ -70,8 +74,13 @@ class Dispatcher:
             pass
 
     def _serve(self, msg: paho.MQTTMessage) -> None:
+        response_topic = response_topic_of(msg)
+        if response_topic and not self.answers_to.allows(response_topic):
+            # refused before the handler runs: nothing is issued for an answer nobody may read
+            self.answers_to.refused(msg.topic, response_topic)
+            return
         answer = self.handle(msg.topic.rsplit("/", 1)[-1], msg.payload)
-        self.client.answer(msg, answer)
+        self.client.answer(msg, answer, self.answers_to)
 
     def handle(self, name: str, payload: bytes) -> OkAnswer | ErrorAnswer:
         """Decode, validate, run; always returns an answer."""
@@ -100,7 +109,10 @@ class Dispatcher:
             result = route.handler(request)
         except RequestError as exc:
             return self._error(transaction, exc.code, exc.message, name)
-        except Exception:
+        except Exception as exc:
+            if is_storage_full(exc):  # nothing was kept; the node reports it as a device problem
+                return self._error(transaction, "storage_full",
+                                   "the node's disk is full: nothing was recorded; try again later", name)
             log.exception("handler %s failed", name)
             return self._error(transaction, "internal", "the node could not complete this request; see its log", name)
         data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

@@ -14,7 +14,7 @@ _LEVEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def _level(value: str) -> str:
-    if not isinstance(value, str) or not _LEVEL.match(value):
+    if not isinstance(value, str) or not _LEVEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid topic level")
     return value
 
@@ -54,16 +54,22 @@ class SiteTopics:
     def reply(self, role: str, client_id: str) -> str:
         return f"{self.root}/reply/{_level(role)}/{_level(client_id)}"
 
+    def reply_owner(self, topic: str) -> tuple[str, str] | None:
+        """(role, client id) of a topic made by reply(), or None for anything else (wildcards included)."""
+        head = f"{self.root}/reply/"
+        if not isinstance(topic, str) or not topic.startswith(head):
+            return None
+        parts = topic[len(head):].split("/")
+        if len(parts) != 2 or not all(_LEVEL.fullmatch(part) for part in parts):
+            return None
+        return parts[0], parts[1]
+
     def node(self, node: str) -> "NodeTopics":
         return NodeTopics(self.site, node)
 
     @property
     def all_node_events(self) -> str:
         return f"{self.root}/node/+/evt/+"
-
-    @staticmethod
-    def last_level(topic: str) -> str:
-        return topic.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)

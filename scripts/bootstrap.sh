@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS="mosquitto mosquitto-clients xvfb xauth fonts-noto-cjk espeak-ng sox libgl1 libgl1-mesa-dri libegl1 libmtdev1 libsdl2-2.0-0 python3-venv python3-dev gcc make"
+DEBS="mosquitto mosquitto-clients systemd xvfb xauth fonts-noto-cjk espeak-ng sox libgl1 libgl1-mesa-dri libegl1 libmtdev1 libsdl2-2.0-0 python3-venv python3-dev gcc make"
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

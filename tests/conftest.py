@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from pathlib import Path
 
@@ -11,6 +12,22 @@ from kiosk.node.config import parse_node_config as parse_config
 from mqtt.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[1]
+
+_private_display = None
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets its own X display (see tests/support/display.py)."""
+    global _private_display
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        from tests.support.display import start_private_display
+        _private_display = start_private_display(worker)
+
+
+def pytest_unconfigure(config):
+    if _private_display is not None:
+        _private_display.terminate()
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
 

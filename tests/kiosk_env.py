@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+import foundation.clock
 from devices.printer import escpos_parser as ep
 from devices.printer.sim import EscposPrinterSim
 from kiosk.app import build_controller
@@ -58,12 +59,15 @@ class RecordingPrinterSim(EscposPrinterSim):
 
 
 @dataclass
-class Clock:
-    """A settable wall clock shared by the core and the controller."""
+class Clock(foundation.clock.Clock):
+    """A settable wall clock shared by the core (which calls it) and the controller (clock.now())."""
     at: datetime
 
     def __call__(self) -> datetime:
         return self.at.astimezone(TZ)
+
+    def now(self) -> datetime:
+        return self()
 
     def advance(self, **delta) -> None:
         self.at = self.at + timedelta(**delta)
@@ -101,8 +105,7 @@ class KioskEnv:
                                  "role": KIOSK, "options": self.printer_options}}
         self.config = make_config(self.tmp, self.broker.url, devices=devices, **self.config_overrides)
         self.start_core()
-        self.controller = build_controller(self.config)
-        self.controller.now = self.clock  # the flow reads the time only through controller.now()
+        self.controller = build_controller(self.config, clock=self.clock)
         self.controller.start()
         self.ui = self.new_ui("kiosk-ui-1")
         wait_until(lambda: self.controller.client.connected.is_set(), what="controller connected")
@@ -134,8 +137,7 @@ class KioskEnv:
 
     @property
     def flow(self):
-        from kiosk.features.lobby.flow import KioskFlow
-        return next(e for e in self.controller._extensions if isinstance(e, KioskFlow))
+        return self.controller.feature("lobby").flow
 
     def printer_ready(self) -> bool:
         return any(s.device == "printer-1" and s.state.value == "ready" for s in self.controller.devices.statuses())

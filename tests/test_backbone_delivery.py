@@ -1,12 +1,10 @@
 """The core never loses an event: controller killed, broker restarted, core away."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
-
 import sys
 import threading
 import time
@@ -14,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from booking_core.service import DevCore
 from kiosk.node.controller import Controller
 from mqtt.client import MqttClient
-from booking_core.service import DevCore
 from mqtt.models import NodeStatus
 from tests.conftest import ROOT, make_config
-from tests.support.waiting import wait_until
 from tests.support.processes import popen_child
+from tests.support.waiting import wait_until
 
 TICKET = {"ticket": "A001", "service": "registration", "priority": False, "channel": "kiosk",
           "booking": None, "kiosk": "kiosk-1", "printed": True}
@@ -53,12 +51,13 @@ def test_controller_killed_at_random_moments_loses_no_event(tmp_path, broker, co
     rng = random.Random(42)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for round_no in range(4):
+        committed_before = len(committed)
         proc = popen_child([sys.executable, "-m", "tests.support.producer", str(config_path), "400"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
         kill_after = rng.uniform(0.3, 1.2) if round_no < 3 else None
         reader_done = threading.Event()
 
-        def read(p=proc):
+        def read(p=proc, reader_done=reader_done):
             for line in p.stdout:
                 line = line.strip()
                 if line == "BURST-DONE":
@@ -67,6 +66,8 @@ def test_controller_killed_at_random_moments_loses_no_event(tmp_path, broker, co
             reader_done.set()
         threading.Thread(target=read, daemon=True).start()
         if kill_after is not None:
+            # from its first commit on: start-up on a loaded machine can take longer than the delay
+            wait_until(lambda n=committed_before: len(committed) > n, 30)
             time.sleep(kill_after)
             proc.send_signal(signal.SIGKILL)  # no clean shutdown, no flush, no goodbye
             proc.wait()

@@ -123,7 +123,7 @@ def test_a_board_with_voice_speaks_its_rooms_calls_and_the_node_stays_silent_for
             assert [Path(w).stem for w in started] == ["chime", "c-lab"]
             displayed = env.wait_events("call.displayed", predicate=lambda e: e.data["call_id"] == "c-lab")[0]
             assert displayed.data["announced"] is False  # the node did not speak it too
-            assert list(env.controller.calls.announcer.history) == []
+            assert list(env.controller.feature("calls").handler.announcer.history) == []
         finally:
             board.stop()
 

@@ -40,7 +40,7 @@ def waiting_room(tmp_path_factory):
                                                 ("L003", "5"), ("C003", "2"), ("R001", "1"), ("L004", "5")]):
                 env.clock.advance(minutes=4)
                 call(env, f"c-{n}", ticket, room)
-                wait_until(lambda n=n: len(env.controller.calls.recent) == n + 1, what=f"call {n + 1} handled")
+                wait_until(lambda n=n: len(env.controller.feature("calls").handler.recent) == n + 1, what=f"call {n + 1} handled")
             yield tmp, broker
     finally:
         broker.cleanup()
@@ -88,7 +88,7 @@ def test_two_languages_side_by_side_fit_the_layout(waiting_room, orientation):
 def test_the_offline_screen_passes_the_layout_oracle(tmp_path, broker, orientation, lang):
     with kiosk_env(tmp_path, broker) as env:
         call(env, "c-1", "L001", "5")
-        wait_until(lambda: env.controller.calls.recent, what="call handled")
+        wait_until(lambda: env.controller.feature("calls").handler.recent, what="call handled")
         env.controller.stop()  # the node says it is offline (its last will in a crash)
         env.controller = None
         result = shoot(tmp_path, broker, orientation, lang, f"board_offline_{orientation}_{lang}")

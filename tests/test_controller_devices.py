@@ -6,7 +6,6 @@ import json
 import threading
 import time
 import tomllib
-from datetime import datetime, timezone
 
 import pytest
 

@@ -46,6 +46,15 @@ def peer(broker, node_config):
 def test_snapshot_is_retained_valid_and_has_the_days_mix_with_patients_due_now(node_config, tmp_path, broker):
     core = start_core(node_config, tmp_path / "core.db")  # the real clock: the demo is about now
     try:
+        # wait_ready means the publish was handed to paho, not that the broker has it: a first
+        # subscriber sees it arrive, so the late one below certainly subscribes after it is retained
+        first = Peer("127.0.0.1", broker.port, node_config.site.id)
+        first.watch(first.topics.core_schedule_all)
+        first.start()
+        try:
+            first.wait_for(lambda m: "/core/schedule/" in m.topic, TIMEOUT)
+        finally:
+            first.stop()
         late = Peer("127.0.0.1", broker.port, node_config.site.id)  # subscribes after it was published
         late.watch(late.topics.core_schedule_all)
         late.start()

@@ -282,3 +282,19 @@ def test_logs_carry_no_name_phone_or_birth_date_through_check_ins_and_failures(e
     surname = appt.full_name.split()[0]
     for personal in (surname, "+79990005566", "79990005566", "5566", "1987-06-05", "+79990001122", "1950-01-01"):
         assert personal not in text, f"{personal!r} leaked into the logs"
+
+
+def test_check_in_after_its_preview_asks_the_core_once_for_the_booking(env):
+    """The confirm screen's look-up serves the check-in: the core sees one booking.lookup per patient."""
+    env.booking(minutes=-5, phone="+79161234567", birth_date=date(1975, 3, 9))
+    body = {"by": "phone", "phone": "+79161234567", "birth_date": "1975-03-09", "lang": "ru"}
+    served = env.core.dispatcher.served
+    env.ok("checkin.preview", body)
+    assert env.core.dispatcher.served == served + 1  # the look-up
+    data = env.ok("checkin", body)
+    assert data["ticket"]
+    assert env.core.dispatcher.served == served + 2  # the core's `checkin`; no second look-up
+    # without a preview first, the check-in looks the booking up itself
+    again = env.ok("checkin", {**body, "lang": "en"})
+    assert again["ticket"] == data["ticket"]
+    assert env.core.dispatcher.served == served + 3

@@ -62,18 +62,34 @@ def test_numbers_are_unique_under_concurrent_issuing(book):
     assert sorted(numbers) == [f"A{n:03d}" for n in range(1, 161)]
 
 
-def test_after_999_numbering_wraps_and_skips_numbers_still_waiting(book):
+def test_more_than_a_thousand_tickets_in_one_queue_never_repeat_a_number(book):
+    numbers = []
+    for i in range(1205):
+        ticket = issue(book)
+        numbers.append(ticket.number)
+        if i % 3 == 0:
+            assert book.mark_called(ticket.number, MORNING)
+    assert len(set(numbers)) == len(numbers) == 1205
+    assert numbers[998:1001] == ["A999", "A1000", "A1001"]  # widens past 999, never wraps
+    assert max(len(n) for n in numbers) == 5  # the printed form stays short
+
+
+def test_numbers_never_repeat_even_with_every_earlier_ticket_still_waiting(book):
+    """A long core outage: nobody is called, the queue grows past 999."""
+    numbers = [issue(book).number for _ in range(1010)]
+    assert len(set(numbers)) == 1010
+    assert book.waiting("2026-11-23", "lab")[-1] == "A1010"
+
+
+def test_the_ten_thousandth_ticket_of_a_prefix_is_refused_not_repeated(book):
+    from kiosk.features.lobby.tickets import TicketsExhausted
     with book.store.transaction() as tx:
-        tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES ('2026-11-23', 'A', 998)")
-    first = issue(book)  # A999, waiting
-    assert first.number == "A999"
-    with book.store.transaction() as tx:  # pretend A001 and A002 of this morning still wait
-        for n in ("A001", "A002"):
-            tx.execute("INSERT INTO tickets (day, number, queue, service, priority, channel, issued_at, printed, state)"
-                       " VALUES ('2026-11-23', ?, 'lab', 'lab', 0, 'kiosk', ?, 1, 'waiting')", (n, MORNING.isoformat()))
-    assert book.mark_called("A001", MORNING)
-    assert issue(book).number == "A001"  # called, so free again
-    assert issue(book).number == "A003"  # A002 still waits: skipped
+        tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES ('2026-11-23', 'A', 9998)")
+    assert issue(book).number == "A9999"
+    with pytest.raises(TicketsExhausted) as refused:
+        issue(book)
+    assert refused.value.code == "tickets_exhausted"
+    assert issue(book, prefix="B").number == "B001"  # other prefixes go on
 
 
 def test_ahead_counts_waiting_tickets_with_priority_first(book):
@@ -121,7 +137,23 @@ def test_purge_drops_old_days(book):
 
 def test_a_failure_before_recording_releases_the_reservation(book):
     reservation = book.reserve("A", "lab", False, MORNING)
-    with pytest.raises(RuntimeError):
-        with book.holding(reservation):
-            raise RuntimeError("printer exploded")
+    with pytest.raises(RuntimeError), book.holding(reservation):
+        raise RuntimeError("printer exploded")
     assert book.reserve("A", "lab", False, MORNING).ahead == 0  # no phantom ticket ahead
+
+
+def test_numbers_past_999_go_through_the_kiosk_printer_and_core_unchanged(tmp_path, broker):
+    """The widened number is a valid ticket everywhere: the answer, the paper and the core's event."""
+    from tests.kiosk_env import kiosk_env
+    with kiosk_env(tmp_path, broker) as env:
+        with env.controller.store.transaction() as tx:  # a long day: 998 lab tickets already issued
+            tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES (?, 'L', 998)",
+                       (env.today().isoformat(),))
+        numbers = []
+        for _ in range(3):
+            before = env.printed()
+            numbers.append(env.ok("ticket", {"service": "lab", "lang": "en"})["ticket"])
+            assert numbers[-1] in env.next_document(before).text_lines
+        assert numbers == ["L999", "L1000", "L1001"]
+        events = env.wait_events("ticket.issued", count=3)
+        assert sorted(e.data["ticket"] for e in events) == ["L1000", "L1001", "L999"]

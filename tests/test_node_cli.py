@@ -8,7 +8,6 @@ import subprocess
 
 import sys
 import time
-from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.support.processes import popen_child

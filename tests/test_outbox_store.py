@@ -1,13 +1,12 @@
 """The outbox's guarantees at the store level: atomic with the business row, seq across restarts, a bound."""
 from __future__ import annotations
 
-import json
 from zoneinfo import ZoneInfo
 
 import pytest
 from ulid import ULID
 
-from foundation.store import Store, schema
+from foundation.store import Store
 from mqtt.outbox import Outbox, OutboxFull
 
 TZ = ZoneInfo("Europe/Moscow")
@@ -15,7 +14,6 @@ TICKET = {"ticket": "A001", "service": "registration", "priority": False, "chann
           "booking": None, "kiosk": "kiosk-1", "printed": True}
 
 
-@schema
 def _business_table(db):
     if "test_business" not in db.table_names():
         db["test_business"].create({"id": int, "what": str}, pk="id")
@@ -23,6 +21,7 @@ def _business_table(db):
 
 def outbox_at(path, **kwargs):
     store = Store(path)
+    store.ensure(_business_table)
     return store, Outbox(store, site="spb-dunaisky", node="entrance-1", tz=TZ, **kwargs)
 
 
@@ -95,3 +94,45 @@ def test_full_backlog_refuses_new_actions_and_keeps_what_it_has(tmp_path):
         outbox.emit("ticket.issued", TICKET)
     assert refused.value.code == "backlog_full"
     assert outbox.backlog() == 1000
+
+
+def count_undelivered(store) -> int:
+    return store.query("SELECT COUNT(*) AS n FROM outbox WHERE delivered_ns IS NULL")[0]["n"]
+
+
+def test_backlog_counter_matches_the_rows_through_rollbacks_repeated_acks_and_restarts(tmp_path):
+    store, outbox = outbox_at(tmp_path / "n.db")
+    with store.transaction() as tx:
+        for _ in range(50):
+            outbox.append(tx, "ticket.issued", TICKET)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        outbox.append(tx, "ticket.issued", TICKET)
+        raise RuntimeError("the business action failed: its event goes too")
+    assert outbox.backlog() == count_undelivered(store) == 50
+    outbox.delivered([7, 5, 6, 20, 5, 49, 48])  # out of order, a duplicate: runs 5-7, 20, 48-49
+    assert outbox.backlog() == count_undelivered(store) == 44
+    outbox.delivered([5, 6, 7, 1])  # acked again after a reconnect: counted once
+    assert outbox.backlog() == count_undelivered(store) == 43
+    store.close()
+    store, outbox = outbox_at(tmp_path / "n.db")
+    assert outbox.backlog() == count_undelivered(store) == 43
+    outbox.delivered([row.seq for row in outbox.pending(0, 1000)])
+    assert outbox.backlog() == count_undelivered(store) == 0
+
+
+def test_backlog_is_read_from_a_counter_not_counted(tmp_path):
+    """`ping` asks for the backlog on every call: it must not scan the outbox."""
+    store, outbox = outbox_at(tmp_path / "n.db")
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    outbox.backlog()
+    store.conn.set_trace_callback(None)
+    assert statements and not any("from outbox" in s.lower() for s in statements), statements
+
+
+def test_marking_rows_delivered_leaves_the_store_durable_for_everything_else(tmp_path):
+    store, outbox = outbox_at(tmp_path / "n.db")
+    outbox.emit("ticket.issued", TICKET)
+    outbox.delivered([1])
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    assert outbox.backlog() == 0

@@ -126,8 +126,7 @@ def test_queue_state_is_published_retained_and_kiosk_info_and_the_ticket_carry_t
             # a restarted controller rebuilds the same state from its store
             published = seen.state.model_dump(exclude={"ts"})
             env.controller.stop()
-            env.controller = build_controller(env.config)
-            env.controller.now = env.clock
+            env.controller = build_controller(env.config, clock=env.clock)
             seen.state = None
             env.controller.start()
             wait_until(lambda: seen.state is not None and seen.state.model_dump(exclude={"ts"}) == published,
@@ -141,7 +140,7 @@ def test_rebuild_replays_calls_in_the_order_they_were_made(tmp_path):
     with store.lock:
         lobby_tickets._create(store.db)
     book = lobby_tickets.TicketBook(store, TZ)
-    for number, issued, _ in LAB_DAY:
+    for _number, issued, _ in LAB_DAY:
         r = book.reserve("L", "lab", False, at(issued))
         with store.transaction() as tx:
             book.record(tx, r, service="lab", channel="kiosk", kiosk="kiosk-1", booking=None, doctor_id=None,

@@ -111,7 +111,7 @@ class KioskProcess:
         try:
             return wait_until(shown, timeout, f"kiosk screen {screen}")
         except AssertionError:
-            raise AssertionError(f"kiosk never showed {screen}; last state {self.state()}\n{self.output()}")
+            raise AssertionError(f"kiosk never showed {screen}; last state {self.state()}\n{self.output()}") from None
 
     def tap(self, key: str, **values) -> float:
         """Tap the button showing tr(key) (or the literal text if it is not a key)."""

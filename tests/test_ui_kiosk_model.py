@@ -146,13 +146,6 @@ def test_the_confirmation_shows_the_masked_patient_doctor_time_and_place():
                     ("Где", "Кабинет 12, 2 этаж")]
 
 
-def test_every_language_has_the_same_keys_and_placeholders():
-    for lang in i18n.LANGS:
-        assert set(i18n.STRINGS[lang]) == set(i18n.RU), lang
-        for key, text in i18n.STRINGS[lang].items():
-            assert i18n.placeholders(text) == i18n.placeholders(i18n.RU[key]), (lang, key)
-
-
 @pytest.mark.parametrize("hour, key", [(6, "greeting_day"), (7, "greeting_morning"), (10, "greeting_morning"),
                                        (11, "greeting_afternoon"), (17, "greeting_evening"), (22, "greeting_day")])
 def test_the_greeting_of_the_hour_follows_the_clinic_rule(hour, key):

@@ -124,7 +124,7 @@ def test_a_repeat_within_ten_seconds_is_shown_but_not_announced_again(node):
     wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 2, timeout=30, what="first played")
     time.sleep(1.0)  # a second announcement would have started by now (its chime is cached)
     assert [stem for stem, _, _ in played(log)] == ["chime", "c-1"]
-    assert [p.call_id for p in controller.calls.announcer.history] == ["c-1"]
+    assert [p.call_id for p in controller.feature("calls").handler.announcer.history] == ["c-1"]
 
 
 def test_rooms_a_board_machine_speaks_are_not_announced_by_the_node(node):
@@ -133,7 +133,7 @@ def test_rooms_a_board_machine_speaks_are_not_announced_by_the_node(node):
     call(core, controller, "c-reg", "R003", "1")
     wait_until(lambda: len([x for x in sink_lines(log) if x[0] == "end"]) == 2, timeout=30, what="room 1 played")
     time.sleep(0.5)
-    assert [p.call_id for p in controller.calls.announcer.history] == ["c-reg"]
+    assert [p.call_id for p in controller.feature("calls").handler.announcer.history] == ["c-reg"]
     assert [stem for stem, _, _ in played(log)] == ["chime", "c-reg"]
 
 

@@ -30,9 +30,14 @@ class BoardClient:
         self.on_queue: Callable[[QueueState], None] = lambda state: None
         self.on_node: Callable[[bool], None] = lambda online: None
         self.on_link: Callable[[bool], None] = lambda up: None
-        client_id = f"board-{board_id}-{os.getpid()}"  # a restarted board is not kicked by its old session
+        # with broker users (vestibule broker config) the board is user `board_id`, its client id the same
+        username = board_id if config.broker.username else None
+        client_id = username or f"board-{board_id}-{os.getpid()}"  # a restarted board is not kicked by its old session
+        if password is None and username and config.broker.password_file:
+            sibling = config.broker.password_file.parent / f"{board_id}.password"
+            password = sibling.read_text(encoding="utf-8").strip() if sibling.is_file() else None
         self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="board",
-                               username="board" if config.broker.username else None, password=password,
+                               username=username, password=password,
                                tls=config.broker.tls, keepalive=config.broker.keepalive_s)
         self.mqtt.on_connect(lambda: self.post(lambda: self.on_link(True)))
         self.mqtt.on_disconnect(lambda: self.post(lambda: self.on_link(False)))

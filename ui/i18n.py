@@ -1,4 +1,4 @@
-"""Every string the kiosk shows, in Russian, Chinese and English (one dict per language, same keys).
+"""Every string the kiosk shows comes from the one catalog (foundation/i18n.py, `ui.*` keys).
 
 The kv file only names keys; `tr(key, lang, **values)` fills the {placeholders}. Texts are short:
 many patients are elderly, so one idea per line, no jargon.
@@ -6,275 +6,18 @@ many patients are elderly, so one idea per line, no jargon.
 from __future__ import annotations
 
 from datetime import datetime, time
-from string import Formatter
 
-LANGS = ("ru", "zh", "en")
+from foundation import i18n
+
+LANGS = i18n.LANGS
 
 # Each language's own name, shown on the language buttons whatever the current language.
 LANG_NAMES = {"ru": "RU", "zh": "中文", "en": "EN"}
 
-RU = {
-    "greeting_morning": "Доброе утро!",
-    "greeting_afternoon": "Добрый день!",
-    "greeting_evening": "Добрый вечер!",
-    "greeting_day": "Здравствуйте!",
-    "welcome_prompt": "Чем мы можем помочь?",
-    "welcome_booking": "Я записан(а) на приём",
-    "welcome_ticket": "Взять талон в очередь",
-    "welcome_sameday": "Записаться на сегодня",
-    "welcome_scan_hint": "Есть QR-код из СМС? Поднесите его к сканеру",
-    "offline": "Автономный режим",
-    "home": "В начало",
-    "back": "Назад",
-    "next": "Далее",
-    "busy": "Подождите, пожалуйста…",
-    "key_erase": "← Стереть",
-    "code_title": "Введите код записи из СМС",
-    "code_hint": "или поднесите QR-код к сканеру",
-    "code_by_phone": "Найти по телефону",
-    "phone_title": "Ваш номер телефона",
-    "birth_title": "Дата рождения",
-    "birth_hint": "день . месяц . год",
-    "birth_invalid": "Проверьте дату",
-    "confirm_title": "Это ваша запись?",
-    "confirm_yes": "Да, отметиться",
-    "confirm_no": "Нет, это не я",
-    "confirm_again": "Вы уже отметились сегодня: талон напечатаем ещё раз",
-    "label_patient": "Пациент",
-    "label_doctor": "Врач",
-    "label_time": "Время",
-    "label_where": "Где",
-    "rep_title": "Приём ребёнка",
-    "rep_text": "С ребёнком должен быть родитель или законный представитель. Вы с ребёнком?",
-    "rep_yes": "Да, я представитель",
-    "rep_no": "Нет",
-    "services_title": "Выберите услугу",
-    "priority_toggle": "Мне положено вне очереди",
-    "priority_who": "пожилые, люди с инвалидностью, ветераны, беременные",
-    "priority_on": "✓",
-    "your_number": "Ваш номер",
-    "route_doctor": "Пройдите к врачу: {doctor}",
-    "route_registration": "Первый визит: сначала зайдите в регистратуру",
-    "route_registration_then": "Потом — к врачу: {doctor}",
-    "route_box": "Пройдите в изолятор (бокс). Вас встретят",
-    "where_room_floor": "Кабинет {room}, {floor} этаж",
-    "where_room": "Кабинет {room}",
-    "at_time": "Приём в {time}",
-    "directions_ground": "Это первый этаж: следуйте указателям",
-    "directions_up": "Поднимитесь на {floor} этаж на лифте или по лестнице, дальше — по указателям",
-    "printed": "Возьмите талон из принтера",
-    "not_printed": "Принтер не смог напечатать талон. Запомните номер на экране или сфотографируйте его",
-    "ahead": "Перед вами: {n}",
-    "wait_minutes": "Ожидание: около {n} мин",
-    "priority_mark": "Вне очереди",
-    "done": "Готово",
-    "err_not_found": "Запись не найдена",
-    "err_not_found_text": "Проверьте код или номер телефона",
-    "err_too_early": "Вы пришли рано",
-    "err_too_early_back": "Подойдите к киоску в {time}",
-    "err_too_early_text": "Отметиться можно за {minutes} мин до приёма",
-    "err_too_late": "Время приёма прошло",
-    "err_cancelled": "Эта запись отменена",
-    "err_other_site": "Запись в другом отделении клиники",
-    "err_invalid": "Не удалось прочитать код",
-    "err_invalid_text": "Попробуйте ещё раз или введите код вручную",
-    "err_rep_missing": "Ребёнка отмечает только представитель",
-    "err_no_answer": "Киоск временно не отвечает",
-    "err_refused": "Регистратура не подтвердила отметку",
-    "err_slot_taken": "Это время уже заняли",
-    "sameday_booked": "Вы записаны на {time}",
-    "err_sameday_off": "Запись на сегодня сейчас недоступна",
-    "err_generic": "Что-то пошло не так",
-    "err_go_reception": "Вам помогут в регистратуре",
-    "reception_ticket": "Взять талон в регистратуру",
-    "try_again": "Попробовать снова",
-    "sameday_title": "К какому врачу?",
-    "specialty_therapist": "Терапевт",
-    "slots_title": "Свободное время сегодня",
-    "slots_none": "На сегодня свободного времени нет",
-    "slot_line": "{time}   {doctor}, кабинет {room}",
-    "feedback_title": "Порекомендуете ли вы нас знакомым?",
-    "feedback_low": "0 — точно нет",
-    "feedback_high": "10 — обязательно",
-    "feedback_skip": "Пропустить",
-    "thanks": "Спасибо! Будьте здоровы",
-}
-
-ZH = {
-    "greeting_morning": "早上好！",
-    "greeting_afternoon": "下午好！",
-    "greeting_evening": "晚上好！",
-    "greeting_day": "您好！",
-    "welcome_prompt": "请问您需要办理什么？",
-    "welcome_booking": "我有预约",
-    "welcome_ticket": "取号排队",
-    "welcome_sameday": "预约今天就诊",
-    "welcome_scan_hint": "有短信二维码？请对准扫描器",
-    "offline": "离线模式",
-    "home": "返回首页",
-    "back": "返回",
-    "next": "下一步",
-    "busy": "请稍候…",
-    "key_erase": "← 删除",
-    "code_title": "请输入短信中的预约码",
-    "code_hint": "或将二维码对准扫描器",
-    "code_by_phone": "用手机号查找",
-    "phone_title": "您的手机号码",
-    "birth_title": "出生日期",
-    "birth_hint": "年 - 月 - 日",
-    "birth_invalid": "请检查日期",
-    "confirm_title": "这是您的预约吗？",
-    "confirm_yes": "是，签到",
-    "confirm_no": "不是我",
-    "confirm_again": "您今天已签到，将重新打印号票",
-    "label_patient": "患者",
-    "label_doctor": "医生",
-    "label_time": "时间",
-    "label_where": "地点",
-    "rep_title": "儿童就诊",
-    "rep_text": "儿童就诊须由父母或法定代理人陪同。您是陪同人吗？",
-    "rep_yes": "是，我是陪同人",
-    "rep_no": "不是",
-    "services_title": "请选择服务",
-    "priority_toggle": "我可以优先办理",
-    "priority_who": "老年人、残疾人、退伍军人、孕妇",
-    "priority_on": "✓",
-    "your_number": "您的号码",
-    "route_doctor": "请到医生处就诊：{doctor}",
-    "route_registration": "首次就诊：请先到挂号处办理",
-    "route_registration_then": "然后到医生处就诊：{doctor}",
-    "route_box": "请前往隔离室，工作人员会接待您",
-    "where_room_floor": "{floor}楼 {room}号诊室",
-    "where_room": "{room}号诊室",
-    "at_time": "就诊时间 {time}",
-    "directions_ground": "在一楼，请按指示牌前往",
-    "directions_up": "请乘电梯或走楼梯到{floor}楼，然后按指示牌前往",
-    "printed": "请取走打印的号票",
-    "not_printed": "打印机无法打印号票。请记住屏幕上的号码或拍照",
-    "ahead": "您前面还有 {n} 人",
-    "wait_minutes": "预计等候：约 {n} 分钟",
-    "priority_mark": "优先",
-    "done": "完成",
-    "err_not_found": "未找到预约",
-    "err_not_found_text": "请检查预约码或手机号",
-    "err_too_early": "您来早了",
-    "err_too_early_back": "请于 {time} 再来签到",
-    "err_too_early_text": "可在就诊前 {minutes} 分钟内签到",
-    "err_too_late": "已过预约时间",
-    "err_cancelled": "该预约已取消",
-    "err_other_site": "您的预约在其他院区",
-    "err_invalid": "无法识别该代码",
-    "err_invalid_text": "请重试或手动输入预约码",
-    "err_rep_missing": "儿童须由陪同人签到",
-    "err_no_answer": "自助机暂时无响应",
-    "err_refused": "挂号系统未确认签到",
-    "err_slot_taken": "该时间已被预约",
-    "sameday_booked": "已为您预约 {time}",
-    "err_sameday_off": "暂时无法预约今天就诊",
-    "err_generic": "出现问题",
-    "err_go_reception": "请到挂号处寻求帮助",
-    "reception_ticket": "领取挂号处号票",
-    "try_again": "重试",
-    "sameday_title": "请选择科室",
-    "specialty_therapist": "内科",
-    "slots_title": "今天可预约的时间",
-    "slots_none": "今天没有可预约的时间",
-    "slot_line": "{time}   {doctor}，{room}号诊室",
-    "feedback_title": "您会向亲友推荐我们吗？",
-    "feedback_low": "0 — 绝对不会",
-    "feedback_high": "10 — 一定会",
-    "feedback_skip": "跳过",
-    "thanks": "谢谢！祝您健康",
-}
-
-EN = {
-    "greeting_morning": "Good morning!",
-    "greeting_afternoon": "Good afternoon!",
-    "greeting_evening": "Good evening!",
-    "greeting_day": "Hello!",
-    "welcome_prompt": "How can we help you?",
-    "welcome_booking": "I have a booking",
-    "welcome_ticket": "Take a queue ticket",
-    "welcome_sameday": "Book a visit for today",
-    "welcome_scan_hint": "QR code from your SMS? Hold it to the scanner",
-    "offline": "Offline mode",
-    "home": "Start over",
-    "back": "Back",
-    "next": "Continue",
-    "busy": "One moment, please…",
-    "key_erase": "← Delete",
-    "code_title": "Type the booking code from your SMS",
-    "code_hint": "or hold the QR code to the scanner",
-    "code_by_phone": "Find by phone number",
-    "phone_title": "Your phone number",
-    "birth_title": "Date of birth",
-    "birth_hint": "day . month . year",
-    "birth_invalid": "Please check the date",
-    "confirm_title": "Is this your appointment?",
-    "confirm_yes": "Yes, check in",
-    "confirm_no": "No, not me",
-    "confirm_again": "You checked in earlier today: we will print your ticket again",
-    "label_patient": "Patient",
-    "label_doctor": "Doctor",
-    "label_time": "Time",
-    "label_where": "Where",
-    "rep_title": "A child's appointment",
-    "rep_text": "A parent or legal guardian must come with the child. Are you with the child?",
-    "rep_yes": "Yes, I am the parent or guardian",
-    "rep_no": "No",
-    "services_title": "Choose a service",
-    "priority_toggle": "I am entitled to priority",
-    "priority_who": "elderly, disabled, veterans, pregnant",
-    "priority_on": "✓",
-    "your_number": "Your number",
-    "route_doctor": "Please go to {doctor}",
-    "route_registration": "First visit: please go to registration first",
-    "route_registration_then": "Then to the doctor: {doctor}",
-    "route_box": "Please go to the isolation room. Staff will meet you there",
-    "where_room_floor": "Room {room}, floor {floor}",
-    "where_room": "Room {room}",
-    "at_time": "Appointment at {time}",
-    "directions_ground": "Ground floor: follow the signs",
-    "directions_up": "Take the lift or the stairs to floor {floor}, then follow the signs",
-    "printed": "Please take your ticket from the printer",
-    "not_printed": "The printer could not print your ticket. Remember the number on the screen or take a photo",
-    "ahead": "People ahead of you: {n}",
-    "wait_minutes": "Estimated wait: about {n} min",
-    "priority_mark": "Priority",
-    "done": "Done",
-    "err_not_found": "Booking not found",
-    "err_not_found_text": "Please check the code or the phone number",
-    "err_too_early": "You are early",
-    "err_too_early_back": "Please check in again at {time}",
-    "err_too_early_text": "Check-in opens {minutes} minutes before the appointment",
-    "err_too_late": "Your appointment time has passed",
-    "err_cancelled": "This booking was cancelled",
-    "err_other_site": "This booking is at another site of the clinic",
-    "err_invalid": "The code could not be read",
-    "err_invalid_text": "Please try again or type the code",
-    "err_rep_missing": "Only a parent or guardian can check a child in",
-    "err_no_answer": "The kiosk is not responding",
-    "err_refused": "The clinic system did not confirm the check-in",
-    "err_slot_taken": "This time has just been taken",
-    "sameday_booked": "You are booked for {time}",
-    "err_sameday_off": "Booking for today is not available now",
-    "err_generic": "Something went wrong",
-    "err_go_reception": "Registration staff will help you",
-    "reception_ticket": "Take a ticket for registration",
-    "try_again": "Try again",
-    "sameday_title": "Which doctor?",
-    "specialty_therapist": "Therapist",
-    "slots_title": "Free times today",
-    "slots_none": "No free times today",
-    "slot_line": "{time}   {doctor}, room {room}",
-    "feedback_title": "Would you recommend us to friends?",
-    "feedback_low": "0 — not at all",
-    "feedback_high": "10 — definitely",
-    "feedback_skip": "Skip",
-    "thanks": "Thank you! Stay well",
-}
-
-STRINGS = {"ru": RU, "zh": ZH, "en": EN}
+# The kiosk's texts are the catalog's `ui.*` keys (foundation/locale/*.po); STRINGS is that
+# section per language, for code that walks every text.
+STRINGS = {lang: i18n.section("ui", lang) for lang in LANGS}
+RU = STRINGS["ru"]
 
 # How each language writes a birth date: the order the keypad fills and the mask it shows.
 DATE_ORDER = {"ru": "dmy", "zh": "ymd", "en": "dmy"}
@@ -282,17 +25,19 @@ DATE_SEPARATOR = {"ru": ".", "zh": "-", "en": "."}
 
 
 def tr(key: str, lang: str, **values) -> str:
-    table = STRINGS.get(lang) or STRINGS["ru"]
-    text = table.get(key) or RU.get(key) or key
-    return text.format(**values) if values else text
+    """A kiosk text; `greeting_<period>` keys are the catalog's shared greetings."""
+    if key.startswith("greeting_"):
+        return i18n.text("greeting." + key.removeprefix("greeting_"), lang, **values)
+    if not i18n.has("ui." + key):
+        return key  # not a key: a literal such as a score digit, shown as it is
+    return i18n.text("ui." + key, lang, **values)
 
 
-def placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in Formatter().parse(text) if name}
+placeholders = i18n.placeholders
 
 
 def greeting_key(period: str) -> str:
-    return f"greeting_{period}" if f"greeting_{period}" in RU else "greeting_day"
+    return f"greeting_{period}" if i18n.has(f"greeting.{period}") else "greeting_day"
 
 
 def local_period(now: datetime | time) -> str:

@@ -608,7 +608,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from ui.kiosk_client import KioskClient, kiosk_password
     client = KioskClient(config, args.kiosk, post=lambda fn: Clock.schedule_once(lambda dt: fn(), 0),
-                         password=kiosk_password(config, args.password_file))
+                         password=kiosk_password(config, args.password_file, args.kiosk))
     idle_timeout = args.idle_timeout if args.idle_timeout is not None else config.kiosk.idle_timeout_s
     app = KioskApp(config, kiosk_id=args.kiosk, lang=args.lang, idle_timeout=idle_timeout,
                    kiosk_mode=not args.windowed, client=client, state_file=args.state_file, snap_dir=args.snap_dir)

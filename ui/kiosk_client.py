@@ -36,12 +36,13 @@ def scanner_of(config: VestibuleConfig, kiosk_id: str) -> str | None:
     return next((name for name, dev in config.devices_of("scanner").items() if dev.role == kiosk_id), None)
 
 
-def kiosk_password(config: VestibuleConfig, password_file: str | None) -> str | None:
-    """The kiosk's own broker password: the given file, else kiosk.password beside the node's."""
+def kiosk_password(config: VestibuleConfig, password_file: str | None, kiosk_id: str) -> str | None:
+    """The kiosk's own broker password: the given file, else {kiosk_id}.password beside the node's
+    (`vestibule broker config` writes one per kiosk there)."""
     if password_file:
         return Path(password_file).read_text(encoding="utf-8").strip()
     if config.broker.password_file:
-        sibling = config.broker.password_file.parent / "kiosk.password"
+        sibling = config.broker.password_file.parent / f"{kiosk_id}.password"
         if sibling.is_file():
             return sibling.read_text(encoding="utf-8").strip()
     return None
@@ -57,12 +58,14 @@ class KioskClient:
         self.on_scan: Callable[[str], None] = lambda code: None
         self.on_link: Callable[[bool], None] = lambda up: None  # broker reachable, core online
         self.core_online = True
-        # A pid keeps a restarted kiosk from being kicked by its own stale session.
-        client_id = f"kiosk-{kiosk_id}-{os.getpid()}"
+        # Each kiosk is its own broker user, named by its id; the site broker replaces the client id
+        # with the user name (use_username_as_clientid), so the reply topic it may read is
+        # reply/kiosk/{user}. Without a user (demo, tests) a pid keeps two kiosk processes apart.
+        if username is None and config.broker.username:
+            username = kiosk_id
+        client_id = username or f"kiosk-{kiosk_id}-{os.getpid()}"
         self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="kiosk",
-                               reply_topic=self.topics.reply("kiosk", client_id),
-                               username=username if username is not None else (
-                                   "kiosk" if config.broker.username else None),
+                               reply_topic=self.topics.reply("kiosk", client_id), username=username,
                                password=password, tls=config.broker.tls, keepalive=config.broker.keepalive_s)
         self.mqtt.on_connect(lambda: self._link_changed())
         self.mqtt.on_disconnect(lambda: self._link_changed())

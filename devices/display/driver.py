@@ -5,6 +5,11 @@ options `address` (Alpha: two hex digits, "00" = all signs; Modbus: unit id 1..2
 `mode` (hold | flash), `position` (middle | top | bottom | fill, Alpha only),
 `answer_timeout` (seconds to wait for a reply, default 1.0), `check_every` (status() asks a
 board not heard from for this many seconds, default 5).
+Alpha only: `answers` (default true). Many signs hang on one-way RS-232/RS-485 with no return
+line, and signs addressed by broadcast (`00`) never answer: with `answers = false` (implied by
+address 00) the driver writes and never reads back. Such a sign's status is degraded with the
+problem `unverified`: we cannot know what it shows. Its periodic check only confirms that the
+port is still there (an unplugged adapter is `disconnected`).
 Line settings: Alpha 9600 7E1, Modbus 9600 8N1; URL options (baud, parity, bytesize,
 stopbits, gap_ms) override them.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future
 from typing import Any, Mapping
 
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -37,6 +43,7 @@ class DisplayOptionError(DeviceError):
 class _LineBoard(Device):
     kind = "display"
     default_gap = 0.0
+    answers = True  # False: a one-way board, written to and never read back
 
     def __init__(self, device_id: str, url: DeviceURL, options: Mapping[str, Any] | None = None):
         super().__init__(device_id, url, options)
@@ -89,24 +96,57 @@ class _LineBoard(Device):
         return sorted(self._problems)
 
     def check(self) -> None:
-        """Ask the board for its health; raises and records a problem when it does not answer."""
-        self._run(self._check_job)
+        """Ask the board for its health; raises and records a problem when it does not answer.
+        A one-way board cannot be asked: only its port is checked."""
+        self._run(self._check_job if self.answers else self._port_still_there)
+
+    def show_call(self, ticket: str, room: str) -> Future:
+        """Queue the call's frame (each board formats its own) on the board's line and return at
+        once: the Future resolves when the board took it, or holds the DeviceError. A frame the
+        board cannot show at all raises ValueError here, before anything is queued."""
+        return self._submit(self._call_job(ticket, room))
+
+    def _call_job(self, ticket: str, room: str):
+        raise NotImplementedError  # each protocol formats a call its own way
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _run(self, job):
+    def _submit(self, job) -> Future:
+        """Queue `job` on the line; the board's problems follow its outcome when it completes."""
         if self._line is None:
             raise DeviceUnavailable(f"{self.device_id} is not open")
-        try:
-            result = self._line.run(job)
-        except DeviceNotAnswering:
+        future = self._line.submit(job)
+        future.add_done_callback(self._record)
+        return future
+
+    def _record(self, future: Future) -> None:
+        """Runs on the line's worker when a job ends: note what it says about the board."""
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            self._problems = set() if self.answers else {problems_.UNVERIFIED}
+            self._last_contact = time.monotonic()
+        elif isinstance(exc, DeviceNotAnswering):
             self._problems = {problems_.NOT_ANSWERING}
-            raise
-        except DeviceUnavailable:
+        elif isinstance(exc, DeviceUnavailable):
             self._problems = {problems_.DISCONNECTED}
-            raise
-        self._problems = set()
-        self._last_contact = time.monotonic()
-        return result
+
+    def _run(self, job):
+        """Run `job` and wait for it (show(), show_number(), check())."""
+        future = self._submit(job)
+        try:
+            return lines.wait_for(future, lines.JOB_WAIT, self.url.path)
+        finally:
+            # The done callback may still be on its way from the worker: record here as well, so
+            # the caller sees the board's problems as soon as the call returns.
+            if future.done():
+                self._record(future)
+            else:
+                self._problems = {problems_.NOT_ANSWERING}  # the line is so busy the job never ran
+
+    def _port_still_there(self, ctx) -> None:
+        if not os.path.exists(self.url.path):
+            raise DeviceUnavailable(f"{self.url.path} is gone (unplugged?)")
 
     def _open_transport(self):
         raise NotImplementedError
@@ -118,7 +158,8 @@ class _LineBoard(Device):
 class AlphaBoard(_LineBoard):
     """An Alpha-protocol LED sign. show() writes TEXT file A, then reads the sign's serial error
     status register: the answer proves the sign is there and took the packet (a checksum or
-    framing error reported there means it dropped it, so the packet is sent once more)."""
+    framing error reported there means it dropped it, so the packet is sent once more).
+    A one-way sign (`answers = false`, or address 00) only gets the write, and stays unverified."""
 
     protocol = "alpha"
     default_gap = ALPHA_GAP
@@ -132,12 +173,29 @@ class AlphaBoard(_LineBoard):
             alpha.write_text("", address=self.address, label=self.label, position=self.position, mode=self.mode)
         except alpha.AlphaEncodeError as exc:
             raise DisplayOptionError(f"{device_id}: {exc}") from None
+        self.answers = self._answers(device_id)
+
+    def _answers(self, device_id: str) -> bool:
+        broadcast = self.address == alpha.BROADCAST
+        value = self.options.get("answers", not broadcast)
+        if not isinstance(value, bool):
+            raise DisplayOptionError(f"{device_id}: answers {value!r}: expected true or false")
+        if value and broadcast:
+            raise DisplayOptionError(f"{device_id}: answers = true with address 00: signs addressed "
+                                     f"by broadcast never answer; give the sign's own address")
+        return value
 
     def show(self, text: str, flash: bool = False) -> None:
         """Show `text` (ASCII after transliteration; AlphaEncodeError otherwise)."""
+        self._run(self._text_job(text, flash))
+
+    def _text_job(self, text: str, flash: bool):
         packet = alpha.write_text(text, address=self.address, label=self.label, position=self.position,
                                   mode="flash" if flash else self.mode)
-        self._run(lambda ctx: self._write_job(ctx, packet))
+        return lambda ctx: self._write_job(ctx, packet)
+
+    def _call_job(self, ticket: str, room: str):
+        return self._text_job(f"{ticket} -> {room}", flash=True)  # a new call flashes
 
     def _open_transport(self):
         bytesize, parity = 7, "E"
@@ -148,6 +206,9 @@ class AlphaBoard(_LineBoard):
         return open_serial(self.url, baud=9600, bytesize=bytesize, parity=parity)
 
     def _write_job(self, ctx, packet: bytes) -> None:
+        if not self.answers:
+            ctx.send(packet)  # one-way: the packet left the port, which is all we can know
+            return
         status = 0
         for _attempt in range(2):
             ctx.send(packet)
@@ -188,8 +249,15 @@ class ModbusNumberBoard(_LineBoard):
         self.default_gap = modbus.frame_gap(url.int_option("baud", 9600))
 
     def show_number(self, number: int) -> None:
+        self._run(self._number_job(number))
+
+    def _number_job(self, number: int):
         value = modbus.to_register(number)
-        self._run(lambda ctx: self._write_job(ctx, value))
+        return lambda ctx: self._write_job(ctx, value)
+
+    def _call_job(self, ticket: str, room: str):
+        # A number board shows the ticket's number only ("L007" -> 7); the room is its door.
+        return self._number_job(int("".join(ch for ch in ticket if ch.isdigit()) or 0))
 
     def _open_transport(self):
         return modbus.PortClient(open_serial(self.url, baud=9600), timeout=self.answer_timeout)

@@ -54,6 +54,14 @@ class LineContext(Generic[T]):
         self.mark()
 
 
+def wait_for(future: Future, wait: float, key: str) -> Any:
+    """The job's result within `wait` seconds, or DeviceNotAnswering (the line is busy)."""
+    try:
+        return future.result(timeout=wait)
+    except TimeoutError:
+        raise DeviceNotAnswering(f"serial line {key} is busy: no turn within {wait:.0f} s") from None
+
+
 class SerialLine:
     def __init__(self, key: str, protocol: str, opener: Callable[[], Any], gap: float):
         self.key = key
@@ -69,14 +77,16 @@ class SerialLine:
         self._worker.start()
 
     # -- for boards ---------------------------------------------------------------------------
-    def run(self, job: Callable[[LineContext], Any], wait: float = JOB_WAIT, *, needs_open: bool = True) -> Any:
-        """Run `job` on the worker after the jobs queued before it; return or raise its result."""
+    def submit(self, job: Callable[[LineContext], Any], *, needs_open: bool = True) -> Future:
+        """Queue `job` behind the jobs queued before it and return at once; the Future holds its
+        result or its DeviceError."""
         future: Future = Future()
         self._jobs.put((job, future, needs_open))
-        try:
-            return future.result(timeout=wait)
-        except TimeoutError:
-            raise DeviceNotAnswering(f"serial line {self.key} is busy: no turn within {wait:.0f} s") from None
+        return future
+
+    def run(self, job: Callable[[LineContext], Any], wait: float = JOB_WAIT, *, needs_open: bool = True) -> Any:
+        """Run `job` on the worker after the jobs queued before it; return or raise its result."""
+        return wait_for(self.submit(job, needs_open=needs_open), wait, self.key)
 
     def ensure_open(self) -> None:
         self.run(lambda ctx: self._open_if_needed(), needs_open=False)

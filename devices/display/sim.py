@@ -6,8 +6,13 @@ sign answers a read addressed to it, a Modbus unit echoes a register write. A pa
 checksum or CRC is wrong never changes a board.
 
 Settings (`vestibule sim display --protocol alpha --set addresses=01,02`):
-  addresses  comma-separated board addresses (Alpha: hex pairs, default 01; Modbus: unit ids, default 1)
-  answering  false = the whole line is silent (a dead converter)
+  addresses    comma-separated board addresses (Alpha: hex pairs, default 01; Modbus: unit ids, default 1)
+  answering    false = the whole line is silent (a dead converter)
+  return_line  false = the boards take every packet but nothing they say reaches the host (a one-way
+               RS-232/RS-485 installation without a return wire)
+An Alpha read addressed by broadcast (00) is never answered, as real signs do not answer it.
+`status_reads` counts the Alpha status reads the line carried; `received` holds the last bytes
+the host wrote (up to RECEIVED_SIZE), for tests that check the bytes on the pty.
 Controls: stop_answering(address=None) / resume(address=None) for one board or all,
 unplug() / replug(), shows(address) -> Shown(text, mode, position).
 Unplugging is the serial cable, not the boards' power: what they show survives a replug.
@@ -26,6 +31,7 @@ from devices.display import alpha, modbus
 from devices.sim_base import PtySimulator
 
 LOG_SIZE = 10_000  # recent packets kept for tests and inspection
+RECEIVED_SIZE = 64 * 1024  # recent raw bytes kept
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class AlphaSigns:
         self.decoder = alpha.AlphaDecoder()
         self.packets: deque[alpha.AlphaPacket] = deque(maxlen=LOG_SIZE)  # good packets, in order
         self.rejects: deque[alpha.AlphaReject] = deque(maxlen=LOG_SIZE)
+        self.status_reads = 0  # serial-error-status reads seen on the line, whoever they address
 
     def reset(self) -> None:
         """Power-on: a half-received packet is gone."""
@@ -85,11 +92,14 @@ class AlphaSigns:
             self.packets.append(item)
             if item.type_code != alpha.TYPE_ALL:
                 continue  # replies from other signs, or packets for another sign type
+            if item.command == alpha.READ_SPECIAL and item.data == b"*":
+                self.status_reads += 1
             targets = [a for a in self._targets(item.address) if self.signs[a].answering]
             for a in targets:
                 reply = self._command(self.signs[a], item)
-                # Only a single addressed sign may talk back; several would collide on the wire.
-                if reply and len(targets) == 1:
+                # Only a single addressed sign may talk back (several would collide on the wire),
+                # and none answers a broadcast.
+                if reply and len(targets) == 1 and item.address != alpha.BROADCAST:
                     replies.append(reply)
         return b"".join(replies)
 
@@ -122,10 +132,12 @@ class _BoardLineSim(PtySimulator):
     """A serial line of addressed boards: the protocol model answers, this class runs the pty.
     Subclasses give the model and how to find one board by its address."""
 
-    def __init__(self, model, link_path: str | None = None, answering: bool = True):
+    def __init__(self, model, link_path: str | None = None, answering: bool = True, return_line: bool = True):
         super().__init__(link_path)
         self.model = model
         self.answering = bool(answering)
+        self.return_line = bool(return_line)
+        self.received = bytearray()  # the host's bytes, newest RECEIVED_SIZE kept
         self._model_lock = threading.Lock()
 
     def _board(self, address):
@@ -137,8 +149,10 @@ class _BoardLineSim(PtySimulator):
 
     def on_bytes(self, data: bytes) -> None:
         with self._model_lock:
+            self.received += data
+            del self.received[:-RECEIVED_SIZE]
             reply = self.model.receive(data)
-        if reply:
+        if reply and self.return_line:
             self.send(reply)
 
     def stop_answering(self, address=None) -> None:
@@ -156,11 +170,17 @@ class _BoardLineSim(PtySimulator):
 
 
 class AlphaBoardSim(_BoardLineSim):
-    def __init__(self, link_path: str | None = None, addresses="01", answering: bool = True):
-        super().__init__(AlphaSigns(addresses), link_path, answering)
+    def __init__(self, link_path: str | None = None, addresses="01", answering: bool = True,
+                 return_line: bool = True):
+        super().__init__(AlphaSigns(addresses), link_path, answering, return_line)
 
     def _board(self, address):
         return self.model.signs[alpha.normalize_address(address)]
+
+    @property
+    def status_reads(self) -> int:
+        with self._model_lock:
+            return self.model.status_reads
 
     def shows(self, address, label: str = alpha.DEFAULT_LABEL) -> Shown:
         with self._model_lock:
@@ -230,8 +250,9 @@ class ModbusUnits:
 
 
 class ModbusBoardSim(_BoardLineSim):
-    def __init__(self, link_path: str | None = None, addresses="1", answering: bool = True):
-        super().__init__(ModbusUnits(addresses), link_path, answering)
+    def __init__(self, link_path: str | None = None, addresses="1", answering: bool = True,
+                 return_line: bool = True):
+        super().__init__(ModbusUnits(addresses), link_path, answering, return_line)
 
     def _board(self, address):
         return self.model.units[int(address)]

@@ -11,6 +11,9 @@ Live data (type 0x01, 9 bytes, 60/s), decoded data bytes:
   [3] bits 0-6 pleth, bit7 "searching for pulse"
   [4] bar graph / PI-valid bits (unused here)
   [5] pulse rate in bpm (0xFF = no value)    [6] SpO2 in % (0x7F = no value)
+  Values are judged by devices.oximeter.vitals: 0, 0x7F and 0xFF are "no value" for either number
+  (decoders that ignore the high-bit byte see 0xFF as 0x7F); a number outside 50..100 % or
+  25..250 bpm voids the packet's numbers (a pulse of 254 is no reading).
   [7],[8] perfusion index, little endian (0xFFFF = no value)
 Finger-out and searching are reverse-engineered. Our choice, where the public sources agree:
   * finger out = decoded [2] bit7, i.e. bit0 of the high-bit byte. MarkMLl/Contec_cms50dplus reads
@@ -30,6 +33,7 @@ import re
 from dataclasses import dataclass
 
 from devices.base import OximeterReading
+from devices.oximeter.vitals import checked
 
 # Host commands (byte 2 of the 9-byte command packet).
 CMD_START_LIVE = 0xA1
@@ -62,7 +66,7 @@ PROBE_SEARCHING = "searching"
 # A candidate packet: a type byte followed by every high-bit byte after it. findall does the
 # scanning in C, which is what keeps the decoder far above the line rate.
 _CANDIDATE = re.compile(rb"[\x00-\x7f][\x80-\xff]*")
-_NO_PULSE = frozenset((0, 0x7F, 0xFF))
+NO_VALUE = frozenset((0, 0x7F, 0xFF))  # for SpO2 and pulse alike
 
 
 def encode_packet(ptype: int, payload: bytes | list[int] = b"") -> bytes:
@@ -95,7 +99,7 @@ def encode_live(spo2: int | None, pulse: int | None, *, signal: int = 8, finger_
     b2 = (signal & 0x0F) | (0x40 if beat else 0) | (0x80 if finger_out else 0)
     b3 = (pleth & 0x7F) | (0x80 if searching else 0)
     pulse_byte = 0xFF if pulse is None else pulse & 0xFF
-    spo2_byte = 0x7F if spo2 is None else spo2 & 0x7F
+    spo2_byte = 0x7F if spo2 is None else spo2 & 0xFF  # bit7 rides in the high-bit byte
     pi_word = 0xFFFF if pi is None else pi & 0xFFFF
     return encode_packet(LIVE, bytes([b2, b3, bar & 0xFF, pulse_byte, spo2_byte,
                                       pi_word & 0xFF, pi_word >> 8]))
@@ -162,11 +166,8 @@ class ContecDecoder:
                 else:
                     pulse = (c[5] & 0x7F) | ((hb & 0x08) << 4)
                     spo2 = (c[6] & 0x7F) | ((hb & 0x10) << 3)
-                    # 0x7F / 0xFF are the device's "no value"; 0x7F bpm is excluded as well
-                    # (decoders that ignore the high-bit byte see 0xFF as 0x7F).
-                    append(OximeterReading(spo2 if 0 < spo2 <= 100 else None,
-                                           None if pulse in _NO_PULSE else pulse,
-                                           b2 & 0x0F, PROBE_OK, ts))
+                    spo2, pulse = checked(spo2, pulse, NO_VALUE, NO_VALUE)
+                    append(OximeterReading(spo2, pulse, b2 & 0x0F, PROBE_OK, ts))
             else:
                 self._other(c)
         return readings

@@ -183,7 +183,7 @@ class ContecOximeter(_SerialOximeter):
         for cmd, field in ((contec.CMD_MODEL, "model"), (contec.CMD_VENDOR, "vendor"),
                            (contec.CMD_DEVICE_ID, "device_id")):
             self._write(contec.encode_command(cmd))
-            self._collect_until(lambda: getattr(identity, field) is not None, deadline)
+            self._collect_until(lambda field=field: getattr(identity, field) is not None, deadline)
         self._start_stream()
         if identity.model is None and identity.vendor is None and identity.device_id is None:
             raise DeviceNotAnswering(f"{self.url}: no answer to the model/vendor/device id requests "

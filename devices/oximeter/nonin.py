@@ -16,13 +16,15 @@ Our probe mapping, OR-ing the flags of the packet's 25 frames (one packet = one 
   SNSA -> "finger_out" (a connected sensor giving unusable data: at a kiosk, an empty clip),
   OOT -> "searching" (no consecutive good pulses yet), ARTF alone -> "ok" (one odd beat; the
   averaged values stay valid). Precedence in that order. As for Contec, SpO2 and pulse are only
-  reported when the probe is "ok".
+  reported when the probe is "ok", and judged by devices.oximeter.vitals: HR 511 and SpO2 127 are
+  "no value"; a number outside 50..100 % or 25..250 bpm voids the packet's numbers.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from devices.base import OximeterReading
+from devices.oximeter.vitals import checked
 
 FRAME_LEN = 5
 FRAMES_PER_PACKET = 25
@@ -40,6 +42,8 @@ SYNC = 0x01
 
 HR_MISSING = 511
 SPO2_MISSING = 127
+_NO_HR = frozenset((HR_MISSING,))
+_NO_SPO2 = frozenset((SPO2_MISSING,))
 
 # FLOAT positions (0-based frame index) we fill when encoding; the decoder reads 0..2.
 HR_MSB, HR_LSB, SPO2, SREV = 0, 1, 2, 3
@@ -136,5 +140,5 @@ class NoninDecoder:
             return OximeterReading(None, None, None, probe, ts)
         hr = ((buf[s + 3] & 0x03) << 7) | (buf[s + 8] & 0x7F)
         sat = buf[s + 13] & 0x7F
-        return OximeterReading(sat if 0 < sat <= 100 else None,
-                               hr if 0 < hr < HR_MISSING else None, None, probe, ts)
+        sat, hr = checked(sat, hr, _NO_SPO2, _NO_HR)
+        return OximeterReading(sat, hr, None, probe, ts)

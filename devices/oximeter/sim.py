@@ -3,6 +3,17 @@
 ContecSim streams 60 live packets/s only after A1, stops on A2 or when no A1 came for
 stream_timeout_s (the real device stops after ~30 s), and answers A8/A9/AA/B0.
 NoninSim streams 75 Data Format 2 frames/s from power-on.
+
+Live settings (`sim.set(spo2=91, probe="ok")`, `--set probe=finger_out`, or `set pulse=130` typed
+into a running `vestibule sim oximeter`):
+  spo2    the patient's SpO2 in % (0..127, so a test may send one no patient has)
+  pulse   the patient's pulse in bpm (Contec 0..255, Nonin 0..511 on the wire)
+  signal  signal strength 0..15 (Contec sends it; Nonin's perfusion bits follow it)
+  probe   ok | finger_out | searching | off
+          Contec: finger_out and off both set the probe-error bit (the device has one bit for
+          both), searching sets "searching for pulse"; the numbers are "no value" unless ok.
+          Nonin: finger_out = sensor alarm + out of track, searching = out of track,
+          off = sensor disconnected (the decoder's "sensor_fault").
 """
 from __future__ import annotations
 
@@ -12,9 +23,21 @@ import threading
 import time
 
 from devices.oximeter import contec, nonin
-from devices.sim_base import PtySimulator
+from devices.sim_base import PtySimulator, Setting, int_in, one_of
 
 _MAX_BURST_S = 1.0  # after a stall, send at most this much backlog and drop the rest (as a UART would)
+
+
+PROBES = ("ok", "finger_out", "searching", "off")
+
+
+def _settings(max_pulse: int) -> dict[str, Setting]:
+    return {
+        "spo2": Setting("the patient's SpO2 in % (0..127)", int_in(0, 127)),
+        "pulse": Setting(f"the patient's pulse in bpm (0..{max_pulse})", int_in(0, max_pulse)),
+        "signal": Setting("signal strength (0..15)", int_in(0, 15)),
+        "probe": Setting("ok | finger_out | searching | off", one_of(*PROBES)),
+    }
 
 
 class _OximeterSim(PtySimulator):
@@ -23,27 +46,29 @@ class _OximeterSim(PtySimulator):
     def __init__(self, link_path: str | None = None, *, spo2: int = 97, pulse: int = 72,
                  signal: int = 8, finger_out: bool = False):
         super().__init__(link_path)
-        self.spo2 = int(spo2)
-        self.pulse = int(pulse)
-        self.signal = int(signal)
-        self.finger_out = bool(finger_out)
+        self.spo2 = self.pulse = self.signal = 0
+        self.probe = "ok"
+        self.set(spo2=spo2, pulse=pulse, signal=signal, probe="finger_out" if finger_out else "ok")
         self._origin: float | None = None  # monotonic start of the current stream, None = quiet
         self._sent = 0  # units sent since _origin
 
-    # -- control (tests, `vestibule sim --set`) ------------------------------------------------
+    # -- control (tests, `vestibule sim --set`, `set k=v` on a running sim's stdin) -------------
+    def _apply(self, values: dict) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    @property
+    def finger_out(self) -> bool:
+        return self.probe == "finger_out"
+
     def set_values(self, spo2: int | None = None, pulse: int | None = None,
                    signal: int | None = None) -> None:
-        with self._lock:
-            if spo2 is not None:
-                self.spo2 = int(spo2)
-            if pulse is not None:
-                self.pulse = int(pulse)
-            if signal is not None:
-                self.signal = int(signal)
+        """The numbers only (None leaves one as it is); set() is the general form."""
+        given = {"spo2": spo2, "pulse": pulse, "signal": signal}
+        self.set(**{k: v for k, v in given.items() if v is not None})
 
     def set_finger_out(self, out: bool) -> None:
-        with self._lock:
-            self.finger_out = bool(out)
+        self.set(probe="finger_out" if out else "ok")
 
     # -- pacing ----------------------------------------------------------------------------------
     def on_plug(self) -> None:
@@ -84,6 +109,7 @@ class _OximeterSim(PtySimulator):
 
 class ContecSim(_OximeterSim):
     rate = 60.0
+    SETTINGS = _settings(255)
 
     def __init__(self, link_path: str | None = None, *, spo2: int = 97, pulse: int = 72,
                  signal: int = 8, finger_out: bool = False, stream_timeout_s: float = 30.0,
@@ -147,24 +173,31 @@ class ContecSim(_OximeterSim):
 
     def _unit(self, n: int) -> bytes:
         wave, beat = self._pleth(n / self.rate)
-        if self.finger_out:
+        if self.probe in ("finger_out", "off"):
             return contec.encode_live(None, None, signal=0, finger_out=True, pleth=0)
+        if self.probe == "searching":
+            return contec.encode_live(None, None, signal=self.signal, searching=True, pleth=wave)
         return contec.encode_live(self.spo2, self.pulse, signal=self.signal, beat=beat, pleth=wave,
                                   bar=self.signal)
 
 
 class NoninSim(_OximeterSim):
     rate = 75.0
+    SETTINGS = _settings(nonin.HR_MISSING)
 
     def __init__(self, link_path: str | None = None, *, spo2: int = 97, pulse: int = 72,
                  signal: int = 8, finger_out: bool = False, sensor_fault: bool = False):
         super().__init__(link_path, spo2=spo2, pulse=pulse, signal=signal, finger_out=finger_out)
-        self.sensor_fault = bool(sensor_fault)
+        if sensor_fault:
+            self.set(probe="off")
         self._packet = b""
 
+    @property
+    def sensor_fault(self) -> bool:
+        return self.probe == "off"
+
     def set_sensor_fault(self, fault: bool) -> None:
-        with self._lock:
-            self.sensor_fault = bool(fault)
+        self.set(probe="off" if fault else "ok")
 
     def on_plug(self) -> None:
         super().on_plug()
@@ -178,10 +211,12 @@ class NoninSim(_OximeterSim):
 
     def _make_packet(self, n: int) -> bytes:
         waves = [self._pleth((n + k) / self.rate)[0] * 2 for k in range(nonin.FRAMES_PER_PACKET)]
-        if self.sensor_fault:
+        if self.probe == "off":
             return nonin.encode_packet(None, None, status=nonin.SNSD, pleth=0)
-        if self.finger_out:
+        if self.probe == "finger_out":
             return nonin.encode_packet(None, None, status=nonin.SNSA | nonin.OOT, pleth=0)
+        if self.probe == "searching":
+            return nonin.encode_packet(None, None, status=nonin.OOT, pleth=waves)
         # Perfusion bits from the signal setting: >= 8 green, >= 4 yellow, else red.
         perfusion = nonin.GPRF if self.signal >= 8 else nonin.YPRF if self.signal >= 4 else nonin.RPRF
         return nonin.encode_packet(self.spo2, self.pulse, status=perfusion, pleth=waves)

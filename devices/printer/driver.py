@@ -101,10 +101,6 @@ class EscposPrinter(Device):
     def is_open(self) -> bool:
         return self._link is not None
 
-    @property
-    def has_status_channel(self) -> bool:
-        return self._require().has_status
-
     def problems(self) -> list[str]:
         return list(self._problems)
 

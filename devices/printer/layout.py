@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Union
 
+from foundation import i18n
+
 Align = Literal["left", "center", "right"]
 Size = Literal["normal", "tall", "double", "big"]  # 1x1, 1x2, 2x2, 4x4 character cells
-LANGS = ("ru", "zh", "en")
+LANGS = i18n.LANGS
 
 
 # -- blocks ---------------------------------------------------------------------------------
@@ -80,75 +82,18 @@ class ReceiptDoc:
     booking_code: str
     lang: str = "ru"
     floor: str = ""
-    route_note: str = ""  # a ROUTE_NOTES key ("registration_first") or free text
+    route_note: str = ""  # a catalog key under receipt.route ("registration_first") or free text
     greeting: str = ""
     site: str = ""
     footer: str = ""
 
 
 # -- per-language labels --------------------------------------------------------------------
-LABELS: dict[str, dict[str, str]] = {
-    "ru": {
-        "greeting": "Добро пожаловать!",
-        "your_number": "Ваш номер",
-        "priority": "ВНЕ ОЧЕРЕДИ",
-        "people_ahead": "Перед вами: {n}",
-        "wait_minutes": "Ожидание: около {n} мин",
-        "issued": "Выдан",
-        "patient": "Пациент",
-        "doctor": "Врач",
-        "room": "Кабинет",
-        "floor": "этаж",
-        "time": "Время приёма",
-        "booking_code": "Код записи",
-        "wait_call": "Ожидайте вызова на табло",
-    },
-    "zh": {
-        "greeting": "欢迎光临！",
-        "your_number": "您的号码",
-        "priority": "优先",
-        "people_ahead": "前面等候：{n} 人",
-        "wait_minutes": "预计等候：约 {n} 分钟",
-        "issued": "取号时间",
-        "patient": "患者",
-        "doctor": "医生",
-        "room": "诊室",
-        "floor": "楼",
-        "time": "就诊时间",
-        "booking_code": "预约码",
-        "wait_call": "请留意叫号屏",
-    },
-    "en": {
-        "greeting": "Welcome!",
-        "your_number": "Your number",
-        "priority": "PRIORITY",
-        "people_ahead": "People ahead: {n}",
-        "wait_minutes": "Estimated wait: about {n} min",
-        "issued": "Issued",
-        "patient": "Patient",
-        "doctor": "Doctor",
-        "room": "Room",
-        "floor": "floor",
-        "time": "Appointment",
-        "booking_code": "Booking code",
-        "wait_call": "Please watch the call board",
-    },
-}
-
-ROUTE_NOTES: dict[str, dict[str, str]] = {
-    "registration_first": {"ru": "Сначала пройдите в регистратуру", "zh": "请先到挂号处",
-                           "en": "Please go to registration first"},
-    "isolation_box": {"ru": "Пройдите в изолятор (бокс)", "zh": "请前往隔离诊室",
-                      "en": "Please go to the isolation box"},
-    "go_to_room": {"ru": "Проходите к кабинету", "zh": "请直接前往诊室", "en": "Go straight to the room"},
-}
-
-
 def labels(lang: str) -> dict[str, str]:
-    try:
-        return LABELS[lang]
-    except KeyError:
-        raise ValueError(f"unsupported language {lang!r}; expected one of {', '.join(LANGS)}") from None
+    """The receipt's words in the language: the catalog's `receipt.*` keys (foundation/i18n.py)."""
+    if lang not in LANGS:
+        raise ValueError(f"unsupported language {lang!r}; expected one of {', '.join(LANGS)}")
+    return i18n.section("receipt", lang)
 
 
 def format_time(when: datetime, lang: str) -> str:
@@ -158,7 +103,8 @@ def format_time(when: datetime, lang: str) -> str:
 
 
 def route_note_text(note: str, lang: str) -> str:
-    return ROUTE_NOTES.get(note, {}).get(lang, note)
+    key = "receipt.route." + note
+    return i18n.text(key, lang) if i18n.has(key) else note
 
 
 def mask_name(full_name: str) -> str:

@@ -1,6 +1,6 @@
 """The simulated printer's state machine: bytes from the host in, bytes to the host out.
 
-Shared by the pty simulator (sim.py) and the fake USB device (fake_usb.py), so both transports
+Shared by the pty simulator (sim.py) and the tests' fake USB device (tests/support/fake_usb.py), so both transports
 exercise exactly the same printer. No I/O and no clock here; callers hold their own lock.
 """
 from __future__ import annotations

@@ -6,6 +6,10 @@ It answers `DLE EOT n` with exactly one status byte, sends the 4-byte automatic 
 every change once `GS a` enabled it, and records what it printed: documents split at cuts,
 with their text lines decoded through the selected code page / GB18030 mode, QR payloads and
 images (see printer_model.py and document.py).
+
+`baud` (e.g. `--set baud=115200`) paces what it takes in at a serial line's rate, 10 bits a byte
+(8N1): a chunk is handled only once its last byte could have arrived, so a writer sees the
+line time of what it sends, as with a real serial printer. Unset: as fast as the pty goes.
 """
 from __future__ import annotations
 
@@ -22,8 +26,12 @@ from devices.sim_base import PtySimulator
 class EscposPrinterSim(PtySimulator):
     def __init__(self, link_path: str | None = None, *, paper_near_end: bool = False,
                  paper_out: bool = False, cover_open: bool = False, profile: str = "default",
-                 cyrillic_codepage: int | None = None, bad_status: bool = False):
+                 cyrillic_codepage: int | None = None, bad_status: bool = False, baud: int | None = None):
         super().__init__(link_path)
+        if baud is not None and int(baud) <= 0:
+            raise ValueError(f"baud must be positive, got {baud}")
+        self.byte_time = 10 / int(baud) if baud else 0.0
+        self._line_free_at = 0.0  # when the last byte taken in so far has fully arrived
         load_profile(profile or None)  # a wrong profile name fails here, with its name
         codepages = dict(codepage_table(profile or None))
         if cyrillic_codepage is not None:
@@ -40,10 +48,18 @@ class EscposPrinterSim(PtySimulator):
             self.model.power_on()
 
     def on_bytes(self, data: bytes) -> None:
+        if self.byte_time:
+            self._pace(len(data))
         with self._model_lock:
             reply = self.model.receive(data)
         if reply:
             self.send(reply)
+
+    def _pace(self, n: int) -> None:
+        now = time.monotonic()
+        self._line_free_at = max(now, self._line_free_at) + n * self.byte_time
+        if self._line_free_at > now:
+            time.sleep(self._line_free_at - now)
 
     # -- controls for tests and the demo -------------------------------------------------------
     def _set(self, **changes) -> None:

@@ -40,6 +40,7 @@ def rt_request(n: int) -> bytes:
 
 
 def is_rt_answer(byte: int) -> bool:
+    """A byte of the form 0xx1xx10 every DLE EOT answer has (the discovery probe checks it)."""
     return byte & _RT_MASK == _RT_FORM
 
 

@@ -6,6 +6,7 @@ produce a reading. Port errors become DeviceUnavailable, silence DeviceNotAnswer
 """
 from __future__ import annotations
 
+import math
 import struct
 import time
 from collections import deque
@@ -71,14 +72,40 @@ _MEASUREMENT = struct.Struct(">HH")  # the raw words; the hundredths after them 
 _FLAG = mlx90614.ERROR_FLAG
 _K = mlx90614.KELVIN_OFFSET
 
+# What an MLX90614 can measure (datasheet: object -70..+380 °C, its own die -40..+125 °C), as raw
+# words. A word outside is a sensor glitch, never a temperature: the board does not judge ranges,
+# so the host does, and reports it as the sensor's error.
+OBJECT_RANGE_C = (-70.0, 380.0)
+AMBIENT_RANGE_C = (-40.0, 125.0)
+
+
+def _raw_bounds(lo: float, hi: float) -> tuple[int, int]:
+    """The raw words whose temperature lies inside lo..hi (the sensor's step is 0.02 K)."""
+    return math.ceil(round((lo + _K) / 0.02, 6)), math.floor(round((hi + _K) / 0.02, 6))
+
+
+_OBJ_LO, _OBJ_HI = _raw_bounds(*OBJECT_RANGE_C)
+_AMB_LO, _AMB_HI = _raw_bounds(*AMBIENT_RANGE_C)
+
+
+class OutOfSensorRange(Exception):
+    """A measurement whose words the sensor cannot have produced; the message says which."""
+
 
 def _measurement(payload: bytes, seq: int, ts: float) -> Measurement | None:
-    """The host's hot path (one call per streamed frame): inlined link.unpack_measurement."""
+    """The host's hot path (one call per streamed frame): inlined link.unpack_measurement.
+
+    None for flagged words (the board reports those as ERROR: a READING carrying one is not to be
+    trusted); OutOfSensorRange for words outside what the sensor measures."""
     if len(payload) != 12:
         raise link.PayloadError(f"MEASURE payload must be 12 bytes, got {len(payload)}")
     obj, amb = _MEASUREMENT.unpack_from(payload)
-    if (obj | amb) & _FLAG:  # the board reports flagged words as ERROR: distrust this one
+    if (obj | amb) & _FLAG:
         return None
+    if not (_OBJ_LO <= obj <= _OBJ_HI and _AMB_LO <= amb <= _AMB_HI):
+        raise OutOfSensorRange(
+            f"object {obj * 0.02 - _K:.2f} °C / ambient {amb * 0.02 - _K:.2f} °C is outside the MLX90614's "
+            f"{OBJECT_RANGE_C[0]:g}..{OBJECT_RANGE_C[1]:g} °C / {AMBIENT_RANGE_C[0]:g}..{AMBIENT_RANGE_C[1]:g} °C")
     return Measurement(obj, amb, round(obj * 0.02 - _K, 2), round(amb * 0.02 - _K, 2), seq, ts)
 
 
@@ -174,6 +201,8 @@ class BridgeLink:
             m = _measurement(payload, self._seq, self.wall())
         except link.PayloadError as exc:
             raise BoardError(LinkError(link.BAD_FRAME, "bad_frame", "MEASURE", str(exc), self.wall())) from None
+        except OutOfSensorRange as exc:
+            raise BoardError(LinkError(link.SENSOR_ERROR, "sensor_error", "MEASURE", str(exc), self.wall())) from None
         if m is None:
             raise BoardError(LinkError(link.SENSOR_ERROR, "sensor_error", "MEASURE", "flagged word", self.wall()))
         return m
@@ -212,7 +241,11 @@ class BridgeLink:
         name = self.names.get(mid)
         try:
             if name == "READING":
-                m = _measurement(payload, seq, self.wall())
+                try:
+                    m = _measurement(payload, seq, self.wall())
+                except OutOfSensorRange as exc:  # as if the board had flagged it: the post must know
+                    self.events.append(LinkError(link.SENSOR_ERROR, "sensor_error", "READING", str(exc), self.wall()))
+                    return None
                 if m is None:
                     self.payload_errors += 1
                 else:

@@ -3,6 +3,13 @@
 The firmware's Board gets a fake UART bound to the pty and a fake I2C bus that answers
 readfrom_mem like an MLX90614 (RAM words, EEPROM id and emissivity, correct PEC), so the host
 driver and tests exercise the exact bytes a real board would send.
+
+Live settings (`sim.set(object=38.2)`, `--set sensor=error`, `set aim=air` on a running sim's stdin):
+  object   °C of what the sensor is aimed at (a forehead), -273.15..382.19 as its words carry it
+  ambient  °C of the sensor's die (the room)
+  aim      forehead | air: pointed at the room, the sensor sees about the room's temperature
+  sensor   ok | error (bit15 in the object word) | pec_error (every read fails its PEC) |
+           nack (nothing answers on the I2C bus)
 """
 from __future__ import annotations
 
@@ -10,12 +17,16 @@ import errno
 import sys
 import threading
 import traceback
+from typing import ClassVar
 
-from devices.sim_base import PtySimulator
+from devices.sim_base import PtySimulator, Setting, float_in, one_of
 from firmware_bridge import link, mlx90614
 from firmware_bridge.firmware.main import Board
 
 DEFAULT_SENSOR_ID = "0b1e2a3c4d5e6f70"
+# What a temperature word can carry (15 bits of 0.02 K above 0 K).
+WORD_RANGE_C = (-mlx90614.KELVIN_OFFSET, round(0x7FFF * 0.02 - mlx90614.KELVIN_OFFSET, 2))
+SENSOR_STATES = ("ok", "error", "pec_error", "nack")
 
 
 def _sensor_id_bytes(value) -> bytes:
@@ -105,6 +116,12 @@ class FakeUart:
 
 class BridgeBoardSim(PtySimulator):
     tick_interval = 0.005
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "object": Setting("°C of what the sensor is aimed at", float_in(*WORD_RANGE_C)),
+        "ambient": Setting("°C of the sensor's die", float_in(*WORD_RANGE_C)),
+        "aim": Setting("forehead | air", one_of("forehead", "air")),
+        "sensor": Setting("ok | error | pec_error | nack", one_of(*SENSOR_STATES)),
+    }
 
     def __init__(self, link_path: str | None = None, celsius: float = 36.6, ambient_celsius: float = 22.0,
                  sensor_id=DEFAULT_SENSOR_ID, corrupt_pec: bool = False, sensor_error: bool = False,
@@ -112,6 +129,8 @@ class BridgeBoardSim(PtySimulator):
                  protocol_version: int = link.PROTOCOL_VERSION):
         super().__init__(link_path)
         self.bus = FakeMlx90614Bus(address, celsius, ambient_celsius, sensor_id, emissivity)
+        self.object_celsius, self.ambient_celsius = float(celsius), float(ambient_celsius)
+        self.aim = "forehead"
         self.bus.corrupt_pec = bool(corrupt_pec)
         self.bus.sensor_error = bool(sensor_error)
         self.bus.nack = bool(i2c_nack)
@@ -121,9 +140,21 @@ class BridgeBoardSim(PtySimulator):
         self.firmware_crash: BaseException | None = None
 
     # -- test controls ---------------------------------------------------------------------
+    def _apply(self, values: dict) -> None:
+        self.object_celsius = values.get("object", self.object_celsius)
+        self.ambient_celsius = values.get("ambient", self.ambient_celsius)
+        self.aim = values.get("aim", self.aim)
+        seen = self.ambient_celsius if self.aim == "air" else self.object_celsius
+        self.bus.set_temperature(seen, self.ambient_celsius)
+        if "sensor" in values:
+            state = values["sensor"]
+            self.bus.sensor_error = state == "error"
+            self.bus.corrupt_pec = state == "pec_error"
+            self.bus.nack = state == "nack"
+
     def set_temperature(self, celsius: float | None = None, ambient_celsius: float | None = None) -> None:
-        with self._lock:
-            self.bus.set_temperature(celsius, ambient_celsius)
+        given = {"object": celsius, "ambient": ambient_celsius}
+        self.set(**{k: v for k, v in given.items() if v is not None})
 
     def inject(self, *, corrupt_pec: bool | None = None, pec_glitches: int | None = None,
                sensor_error: bool | None = None, i2c_nack: bool | None = None) -> None:

@@ -1,8 +1,12 @@
 """Thermometer drivers: our MLX90614 bridge board (pushes readings) and Optris CT (polled).
 
 Both return devices.base.ThermometerReading. Options (config section `options`):
-  rate_hz   readings per second (default 2)
-  address   Optris RS-485 multidrop address 1..79 (leave out on RS-232/USB)
+  rate_hz         readings per second (default 2)
+  address         Optris RS-485 multidrop address 1..79 (leave out on RS-232/USB)
+  target_range_c  Optris: "LOW..HIGH" °C the model measures (default "-50..1030", the LT models)
+A temperature outside what the sensor measures (MLX90614: object -70..380 °C, die -40..125 °C;
+Optris: target_range_c, head -40..250 °C) is never a reading's temperature: it is reported as a
+reading without one and as the sensor_fault problem until a plausible value comes again.
 """
 from __future__ import annotations
 
@@ -35,6 +39,18 @@ def _rate(options: Mapping[str, Any]) -> float:
     if not 0 < rate <= MAX_RATE_HZ:
         raise ValueError(f"thermometer option rate_hz={value!r}: expected more than 0 and at most {MAX_RATE_HZ:g}")
     return rate
+
+
+def _range(value) -> tuple[float, float]:
+    """"250..1600" (as the config writes it) or a (low, high) pair."""
+    parts = value.split("..") if isinstance(value, str) else value
+    try:
+        lo, hi = (float(v) for v in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"thermometer option target_range_c={value!r}: expected \"LOW..HIGH\" in °C") from None
+    if not lo < hi:
+        raise ValueError(f"thermometer option target_range_c={value!r}: low must be below high")
+    return lo, hi
 
 
 def _reading(celsius: float | None, ambient: float | None, ts: float) -> ThermometerReading:
@@ -180,6 +196,7 @@ class OptrisThermometer(StreamingDevice):
         if self.address is not None and not 1 <= self.address <= optris.MAX_ADDRESS:
             raise ValueError(f"thermometer option address={address!r}: expected 1..{optris.MAX_ADDRESS}")
         self.hundredths = bool(self.options.get("hundredths", False))  # CSmicro "hs" models
+        self.target_range = _range(self.options.get("target_range_c", optris.TARGET_RANGE_C))
         self.answer_timeout = float(self.options.get("answer_timeout", 0.3))
         self.attempts = 2
         self._port = None
@@ -223,13 +240,19 @@ class OptrisThermometer(StreamingDevice):
             time.sleep(self._next_due - now)
 
     def measure_once(self) -> ThermometerReading:
-        celsius = optris.decode_temperature(self._ask(optris.READ_TARGET), hundredths=self.hundredths)
+        target = optris.decode_temperature(self._ask(optris.READ_TARGET), hundredths=self.hundredths)
+        celsius = optris.plausible(target, self.target_range)
         ambient = None
         if self._head_supported:
             try:
-                ambient = optris.decode_temperature(self._ask(optris.READ_HEAD), hundredths=self.hundredths)
+                head = optris.decode_temperature(self._ask(optris.READ_HEAD), hundredths=self.hundredths)
+                ambient = optris.plausible(head, optris.HEAD_RANGE_C)
             except DeviceNotAnswering:
                 self._head_supported = False  # a model without the head command: stop asking
+        if celsius is None:
+            self._problems.add(status.SENSOR_FAULT)
+        else:
+            self._problems.discard(status.SENSOR_FAULT)
         return _reading(celsius, ambient, time.time())
 
     def identify(self) -> OptrisIdentity:

@@ -12,6 +12,8 @@ CSmicro "hs" models send hundredths instead: (value - 10000) / 100.
 There is no framing, checksum or ACK on read commands: replies are found by length.
 RS-485 multidrop: each command is prefixed with 0xB0 + address (B5 01 reads device 5);
 RS-232/USB devices answer whatever the prefix. Checksums exist only for SET commands.
+The protocol has no error code either: a reply outside what the sensor measures (TARGET_RANGE_C,
+HEAD_RANGE_C; `plausible()`) is not a temperature, whatever its bytes decode to.
 """
 from __future__ import annotations
 
@@ -27,6 +29,12 @@ REPLY_LEN = {READ_TARGET: 2, READ_HEAD: 2, READ_CURRENT_TARGET: 2, READ_SERIAL: 
 ADDRESS_PREFIX = 0xB0
 MAX_ADDRESS = 0xFF - ADDRESS_PREFIX  # the prefix must stay a single byte
 DEFAULT_BAUD = 115200
+
+# What the models we drive measure: CT LT -50..975 °C, CSmicro LT -40..1030 °C. A high-temperature
+# model sets its own range with the driver option `target_range_c`.
+TARGET_RANGE_C = (-50.0, 1030.0)
+# The sensing head's own temperature: our bound is wider than any CT/CSmicro head's rated ambient.
+HEAD_RANGE_C = (-40.0, 250.0)
 
 
 class OptrisError(ValueError):
@@ -61,6 +69,11 @@ def decode_temperature(reply: bytes, *, hundredths: bool = False) -> float:
     if hundredths:
         return (value - 10000) / 100
     return (value - 1000) / 10
+
+
+def plausible(celsius: float, limits: tuple[float, float]) -> float | None:
+    """`celsius` when it lies inside `limits` (inclusive), else None: not a measurement."""
+    return celsius if limits[0] <= celsius <= limits[1] else None
 
 
 def encode_temperature(celsius: float, *, hundredths: bool = False) -> bytes:

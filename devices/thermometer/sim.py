@@ -1,11 +1,27 @@
-"""OptrisSim: an Optris CT / CSmicro answering the binary read commands over a pty."""
+"""OptrisSim: an Optris CT / CSmicro answering the binary read commands over a pty.
+
+Live settings (`sim.set(object=38.2)`, `--set aim=air`, `set object=37.9` on a running sim's stdin):
+  object   °C of what the sensor is aimed at (a forehead), -100..6453 as the wire carries it
+  ambient  °C of the sensing head (the room it hangs in)
+  aim      forehead | air: pointed at the room, the sensor sees about the room's temperature
+"""
 from __future__ import annotations
 
-from devices.sim_base import PtySimulator
+from typing import ClassVar
+
+from devices.sim_base import PtySimulator, Setting, float_in, one_of
 from devices.thermometer import optris
+
+AIMS = ("forehead", "air")
 
 
 class OptrisSim(PtySimulator):
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "object": Setting("°C of what the sensor is aimed at", float_in(-100.0, 6453.5)),
+        "ambient": Setting("°C of the sensing head", float_in(-100.0, 6453.5)),
+        "aim": Setting("forehead | air", one_of(*AIMS)),
+    }
+
     def __init__(self, link_path: str | None = None, celsius: float = 36.6, ambient_celsius: float = 22.0,
                  address: int | None = None, answering: bool = True, serial_number: int = 1234567,
                  firmware: int = 0x0203):
@@ -16,15 +32,18 @@ class OptrisSim(PtySimulator):
         self.answering = bool(answering)
         self.serial_number = int(serial_number)
         self.firmware = int(firmware)
+        self.aim = "forehead"
         self.commands: list[tuple[int | None, int]] = []  # what the host asked, for tests
         self._prefix: int | None = None
 
+    def _apply(self, values: dict) -> None:
+        self.celsius = values.get("object", self.celsius)
+        self.ambient_celsius = values.get("ambient", self.ambient_celsius)
+        self.aim = values.get("aim", self.aim)
+
     def set_temperature(self, celsius: float | None = None, ambient_celsius: float | None = None) -> None:
-        with self._lock:
-            if celsius is not None:
-                self.celsius = float(celsius)
-            if ambient_celsius is not None:
-                self.ambient_celsius = float(ambient_celsius)
+        given = {"object": celsius, "ambient": ambient_celsius}
+        self.set(**{k: v for k, v in given.items() if v is not None})
 
     def on_plug(self) -> None:
         self._prefix = None
@@ -45,7 +64,7 @@ class OptrisSim(PtySimulator):
     def _reply(self, cmd: int) -> bytes | None:
         with self._lock:
             if cmd in (optris.READ_TARGET, optris.READ_CURRENT_TARGET):
-                return optris.encode_temperature(self.celsius)
+                return optris.encode_temperature(self.ambient_celsius if self.aim == "air" else self.celsius)
             if cmd == optris.READ_HEAD:
                 return optris.encode_temperature(self.ambient_celsius)
             if cmd == optris.READ_SERIAL:

@@ -1,83 +1,137 @@
 """The node controller: the one process that owns the devices and the store.
 
 It connects to the broker with a will carrying its session, caches the core's schedule, relays
-the outbox, serves `node/{node}/cmd/*`, and turns the core's calls into board updates.
+the outbox, and serves `node/{node}/cmd/*`. Everything else is a feature (kiosk/features/),
+composed from the list it is given and wired through the contract in kiosk/node/feature.py:
+the controller routes each feature's commands, queues each feature's subscriptions to the
+feature's own worker, creates its tables, and starts, stops and purges it.
 """
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
 
 from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
-from kiosk.features.calls.handler import CallHandler
+from foundation.clock import Clock
 from foundation.config import VestibuleConfig
-from kiosk.node.feature import Bus
+from foundation.store import StorageFull, Store
+from kiosk.node.core_link import CoreLink
+from kiosk.node.feature import Bus, Feature, FeatureBuilder, FeatureContext
 from kiosk.node.schedule_cache import ScheduleCache
-from foundation.store import Store
+from kiosk.node.workers import WorkerQueue
 from mqtt.client import MqttClient
 from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
 from mqtt.outbox import Outbox
 from mqtt.relay import Relay
+from mqtt.reply_policy import NODE_ASKERS, ReplyPolicy
 from mqtt.rpc import Dispatcher
 from mqtt.topics import NodeTopics
 
 log = logging.getLogger("vestibule.controller")
 VERSION = "0.1.0"
 READING_INTERVAL_S = 0.25
+STORE_DEVICE, STORAGE_FULL = "store", "storage_full"
 READING_KINDS = {OximeterReading: "oximeter", ThermometerReading: "thermometer", ScanReading: "scanner"}
 
 
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One entry of the node's feature list: its name, how to find its config section, its builder."""
+    name: str
+    section: Callable[[VestibuleConfig], Any]
+    build: FeatureBuilder
+
+
 class Controller:
-    def __init__(self, config: VestibuleConfig, *, client_id: str | None = None, devices=None):
+    def __init__(self, config: VestibuleConfig, features: list[FeatureSpec] = (), *, client_id: str | None = None,
+                 devices=None, clock: Clock | None = None):
         self.config = config
+        self.clock = clock or Clock(config.site.tz)
         self.tz = config.site.tz
         self.topics = NodeTopics(config.site.id, config.node.id)
         self.store = Store(config.node.store)
         self.outbox = Outbox(self.store, site=config.site.id, node=config.node.id, tz=self.tz,
-                             max_rows=config.node.outbox_max_rows)
+                             max_rows=config.node.outbox_max_rows, clock=self.clock)
         self.schedule = ScheduleCache(self.store)
+        self.store.on_storage(self._storage_changed)
         client_id = client_id or f"vestibule-{config.node.id}"
         self.client = MqttClient(config.broker.host, config.broker.port, client_id, role="controller",
                                  reply_topic=self.topics.reply("controller", client_id),
                                  username=config.broker.username, password=config.broker.password(),
                                  tls=config.broker.tls, keepalive=config.broker.keepalive_s)
         self.session = self.store.meta("session") + 1
+        self.bus = Bus()  # in-process happenings between features (kiosk/node/feature.py)
         self.client.set_will(self.topics.status, self._status(False))
         self.client.on_connect(self._connected)
         self.client.on_disconnect(self._disconnected)
         self.relay = Relay(self.client, self.outbox, self.topics)
-        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd")
+        self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd",
+                                   answers_to=ReplyPolicy(self.topics, NODE_ASKERS))
         self.commands.route("ping", _PingRequest, self._ping)
+        self.bus = Bus()
         if devices is None:
             from devices.manager import DeviceManager
             devices = DeviceManager(config, on_status=self._device_status, on_problem=self._device_problem,
                                     on_reading=self._device_reading)
         self.devices = devices
-        self.bus = Bus()  # between features: ticket.issued, call.made, queue.estimate
-        self.features: list = []  # contract features (kiosk/app.py), stopped with the controller
-        self.calls = CallHandler(self)
-        self.client.subscribe(self.topics.core_schedule_all, self._schedule_message)
-        self.client.subscribe(self.topics.core_cmd_call, self.calls.on_call_message)
+        self.core = CoreLink(self.client, self.topics, config.core, lambda: self.relay.core_online)
+        self._workers: list[WorkerQueue] = []
+        # a snapshot of a large day takes seconds to parse: never on the network thread
+        self.client.subscribe(self.topics.core_schedule_all, self._worker("schedule").wrap(self._schedule_message))
         self._stop = threading.Event()
-        self._extensions: list = []
         self._last_reading_sent: dict[str, float] = {}
+        self.features: list[Feature] = []
+        context = FeatureContext(site=config.site, node_id=config.node.id, topics=self.topics, clock=self.clock,
+                                 store=self.store, outbox=self.outbox, publisher=self.client, bus=self.bus,
+                                 devices=self.devices, core=self.core, schedule=self.schedule, config=config,
+                                 state_dir=config.node.store.parent)
+        for spec in features:
+            self._add(spec.build(spec.section(config), context))
+
+    def _worker(self, name: str) -> WorkerQueue:
+        worker = WorkerQueue(name)
+        self._workers.append(worker)
+        return worker
+
+    def _add(self, feature: Feature) -> None:
+        self.store.ensure(feature.tables)
+        for name, (model, handler) in feature.commands().items():
+            if name in self.commands.routes:
+                raise ValueError(f"feature {feature.name} declares command {name!r}, already served")
+            self.commands.route(name, model, handler)
+        subscriptions = feature.subscriptions()
+        if subscriptions:
+            worker = self._worker(feature.name)
+            for topic_filter, handler in subscriptions.items():
+                self.client.subscribe(topic_filter, worker.wrap(handler))
+        self.features.append(feature)
+
+    def feature(self, name: str) -> Feature:
+        return next(f for f in self.features if f.name == name)
 
     # -- status and session ---------------------------------------------------------------------
     def _status(self, online: bool) -> NodeStatus:
         return NodeStatus(online=online, session=self.session, ts=self.now(), version=VERSION)
 
     def _connected(self) -> None:
-        with self.store.transaction() as tx:
-            tx.meta_set("session", self.session)
+        try:
+            with self.store.transaction() as tx:
+                tx.meta_set("session", self.session)
+        except StorageFull:
+            log.error("session %d not persisted: the disk is full", self.session)
         self.client.publish(self.topics.status, self._status(True), retain=True)
         for status in self.devices.statuses():
             self._device_status(status)
+        self.bus.send("node.connected")  # features with retained state publish it again
+        if self.store.full:
+            self._storage_changed(True)
         log.info("node %s online, session %d, %d events waiting", self.config.node.id, self.session,
                  self.outbox.backlog())
 
@@ -86,8 +140,8 @@ class Controller:
         self.session += 1
         self.client.set_will(self.topics.status, self._status(False))
 
-    def now(self) -> datetime:
-        return datetime.now(self.tz)
+    def now(self):
+        return self.clock.now()
 
     # -- inputs -------------------------------------------------------------------------------
     def _schedule_message(self, msg) -> None:
@@ -99,15 +153,22 @@ class Controller:
                                       problems=list(status.problems), ts=self.now())
         self.client.publish(self.topics.device_status(status.device), message, retain=True)
 
+    def _storage_changed(self, full: bool) -> None:
+        """The node's disk filled up, or takes writes again: a device problem of the node itself."""
+        message = DeviceStatusMessage(device=STORE_DEVICE, kind="store", state="fault" if full else "ready",
+                                      problems=[STORAGE_FULL] if full else [], ts=self.now())
+        self.client.publish(self.topics.device_status(STORE_DEVICE), message, retain=True)
+        if not full:
+            # nothing could be written while full: the episode goes to the core now, opened and cleared
+            for cleared in (False, True):
+                self._device_problem(STORE_DEVICE, "store", STORAGE_FULL, cleared)
+
     def _device_problem(self, device: str, kind: str, problem: str, cleared: bool) -> None:
         self.outbox.emit("device.problem", {"device": device, "kind": kind, "problem": problem, "cleared": cleared})
 
     def _device_reading(self, device: str, reading) -> None:
         self._publish_reading(device, reading)
-        for ext in self._extensions:
-            handler = getattr(ext, "on_reading", None)
-            if handler:
-                handler(device, reading)
+        self.bus.send("device.reading", device, reading)
 
     def _publish_reading(self, device: str, reading) -> None:
         kind = READING_KINDS[type(reading)]
@@ -121,27 +182,18 @@ class Controller:
         message = DeviceReadingMessage(device=device, kind=kind, ts=self.now(), **fields)
         self.client.publish(self.topics.device_reading(device), message, qos=0)
 
-    def call_seen(self, call) -> None:
-        """The core called a ticket: feature modules that track queues (on_call) learn of it."""
-        for ext in self._extensions:
-            handler = getattr(ext, "on_call", None)
-            if handler:
-                try:
-                    handler(call)
-                except Exception:
-                    log.exception("extension failed to take call %s", call.call_id)
-
     def _ping(self, request) -> dict:
         return {"node": self.config.node.id, "session": self.session, "version": VERSION,
-                "core_online": self.relay.core_online, "backlog": self.outbox.backlog()}
-
-    def extend(self, extension) -> None:
-        """Feature modules (kiosk flow, screening) register their commands through this."""
-        self._extensions.append(extension)
+                "core_online": self.relay.core_online, "backlog": self.outbox.backlog(),
+                "features": {f.name: f.get_status() for f in self.features}}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
         self.devices.start()
+        for feature in self.features:
+            feature.start()
         self.relay.start()
         self.commands.start()
         self.client.start()
@@ -171,18 +223,26 @@ class Controller:
 
     def purge(self) -> None:
         days = self.config.node.retention_days
-        self.schedule.purge(self.now().date(), days)
-        for ext in self._extensions:
-            if hasattr(ext, "purge"):
-                ext.purge(self.now(), days)
+        today = self.now().date()
+        self.schedule.purge(today, days)
+        cutoff = (today - timedelta(days=days)).isoformat()
+        for feature in self.features:
+            try:
+                feature.purge(cutoff)
+            except Exception:
+                log.exception("feature %s failed to purge", feature.name)
 
     def stop(self) -> None:
         self._stop.set()
         self.commands.stop()
-        for feature in self.features:
-            feature.stop()
+        for feature in reversed(self.features):
+            try:
+                feature.stop()
+            except Exception:
+                log.exception("feature %s failed to stop", feature.name)
+        for worker in self._workers:
+            worker.stop()
         self.relay.stop()
         self.client.stop(final=(self.topics.status, self._status(False)))
         self.devices.stop()
         self.store.close()
-

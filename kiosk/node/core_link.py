@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -40,19 +41,24 @@ class CheckinReply:
 
 
 class CoreLink:
-    def __init__(self, controller):
-        self.controller = controller
+    """Built from the node's MQTT client, its topics, the `[core]` section, and a function that says
+    whether the core's retained status is online on the current connection (the relay knows)."""
+
+    def __init__(self, client, topics, section, core_online: Callable[[], bool]):
+        self.client = client
+        self.topics = topics
+        self.timeout_s = section.request_timeout_s
+        self._core_online = core_online
 
     @property
     def online(self) -> bool:
-        return bool(self.controller.relay.core_online) and self.controller.client.connected.is_set()
+        return bool(self._core_online()) and self.client.connected.is_set()
 
     def _ask(self, name: str, body: dict) -> dict:
         if not self.online:
             raise CoreAway("core offline")
-        ctl = self.controller
         try:
-            answer = ctl.client.request(ctl.topics.core_request(name), body, ctl.config.core.request_timeout_s)
+            answer = self.client.request(self.topics.core_request(name), body, self.timeout_s)
         except RequestTimeout as exc:
             log.warning("core did not answer %s: %s", name, exc)
             raise CoreAway(str(exc)) from None

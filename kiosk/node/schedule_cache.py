@@ -5,19 +5,17 @@ replaced by each new snapshot, and days older than the retention are purged.
 """
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, timedelta
 
 from pydantic import ValidationError
 
-from foundation.store import Store, schema
+from foundation.store import Store
 from mqtt.models import Appointment, ScheduleSnapshot
 
 log = logging.getLogger("vestibule.schedule")
 
 
-@schema
 def _create(db) -> None:
     if "schedule" not in db.table_names():
         db["schedule"].create({"day": str, "version": int, "received": str, "snapshot": str}, pk="day")
@@ -26,6 +24,7 @@ def _create(db) -> None:
 class ScheduleCache:
     def __init__(self, store: Store):
         self.store = store
+        store.ensure(_create)
         self._by_day: dict[str, ScheduleSnapshot] = {}
         for row in store.query("SELECT day, snapshot FROM schedule"):
             try:

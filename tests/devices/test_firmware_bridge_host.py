@@ -205,3 +205,56 @@ def test_mutated_stream_never_yields_a_reading_that_was_not_sent(temps, data):
         assert isinstance(event, (Measurement, LinkError))
         if isinstance(event, Measurement):
             assert (event.seq, event.object_celsius) in genuine
+
+
+# -- what an MLX90614 cannot measure is never a temperature ----------------------------------
+
+AMBIENT_22C = 14757
+
+
+@pytest.mark.parametrize("object_raw, ambient_raw, want", [
+    (0x3C80, AMBIENT_22C, 36.61),
+    (10158, AMBIENT_22C, -69.99),  # the sensor's floor, -70 °C, to its 0.02 K step
+    (32657, AMBIENT_22C, 379.99),  # its ceiling, 380 °C
+    (10157, AMBIENT_22C, None),
+    (32658, AMBIENT_22C, None),
+    (0x0000, AMBIENT_22C, None),  # 0 K
+    (0x7FFF, AMBIENT_22C, None),  # the largest unflagged word, 382.19 °C
+    (0x3C80, 11657, None),  # the die below -40 °C
+    (0x3C80, 19908, None),  # the die above 125 °C
+    (0x3C80, 11658, 36.61),
+])
+def test_streamed_words_outside_the_sensors_range_are_a_sensor_error(object_raw, ambient_raw, want):
+    bridge = make()
+    bridge.port.rx += link.encode_frame(1, 7, IDS["READING"], link.pack_measurement(object_raw, ambient_raw))
+    [event] = bridge.poll(0.1)
+    if want is None:
+        assert isinstance(event, LinkError) and event.name == "sensor_error" and event.ref == "READING"
+        assert "outside the MLX90614" in event.text
+    else:
+        assert isinstance(event, Measurement) and event.object_celsius == want
+
+
+def test_measure_answer_outside_the_sensors_range_raises_sensor_error():
+    def answers_382c(frame):
+        _, seq, mid, _ = frame
+        if mid == IDS["MEASURE"]:
+            return link.encode_frame(1, seq, mid, link.pack_measurement(0x7FFF, AMBIENT_22C))
+        return board_like(frame)
+    bridge = make(answers_382c)
+    with pytest.raises(BoardError) as err:
+        bridge.measure()
+    assert err.value.error.name == "sensor_error"
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
+@settings(max_examples=300, deadline=None)
+def test_any_words_in_a_valid_frame_give_an_in_range_measurement_or_no_temperature(object_raw, ambient_raw):
+    bridge = make()
+    bridge.port.rx += link.encode_frame(1, 3, IDS["READING"], link.pack_measurement(object_raw, ambient_raw))
+    for event in bridge.poll(0.1):
+        if isinstance(event, Measurement):
+            assert -70.0 <= event.object_celsius <= 380.0 and -40.0 <= event.ambient_celsius <= 125.0
+            assert (event.object_raw, event.ambient_raw) == (object_raw, ambient_raw)
+        else:
+            assert isinstance(event, LinkError) and event.name == "sensor_error"

@@ -61,18 +61,36 @@ def test_contec_searching_frame_yields_no_numbers(packet):
     assert (reading.probe, reading.spo2, reading.pulse, reading.signal) == ("searching", None, None, 5)
 
 
-@pytest.mark.parametrize("spo2, pulse, want", [
-    (0x7F, 61, (None, 61)),  # SpO2 "no value"
-    (101, 61, (None, 61)),  # impossible saturation
-    (0, 61, (None, 61)),
-    (99, 0xFF, (99, None)),  # pulse "no value"
-    (99, 0x7F, (99, None)),  # 0xFF seen without its high bit
-    (99, 0, (99, None)),
-    (100, 254, (100, 254)),
+# Live frames as they travel on the wire (the golden capture with [5] pulse and [6] SpO2 changed;
+# bit7 of each rides in the high-bit byte: 0xE8 carries the pulse's, 0xF0 the SpO2's).
+@pytest.mark.parametrize("frame, want", [
+    ("01 E0 85 D5 9A BD E3 FF FF", (99, 61)),  # the real capture
+    ("01 E8 85 D5 9A FE E3 FF FF", (None, None)),  # pulse 254: no device measures it
+    ("01 E8 85 D5 9A FB E3 FF FF", (None, None)),  # pulse 251
+    ("01 E8 85 D5 9A FA E3 FF FF", (99, 250)),  # the top of the range
+    ("01 E0 85 D5 9A 99 E3 FF FF", (99, 25)),  # the bottom of the range
+    ("01 E0 85 D5 9A 98 E3 FF FF", (None, None)),  # pulse 24
+    ("01 E0 85 D5 9A BD B2 FF FF", (50, 61)),  # SpO2 50: the floor is reportable
+    ("01 E0 85 D5 9A BD B1 FF FF", (None, None)),  # SpO2 49
+    ("01 E0 85 D5 9A BD E5 FF FF", (None, None)),  # SpO2 101
+    ("01 F0 85 D5 9A BD C8 FF FF", (None, None)),  # SpO2 200
+    ("01 E0 85 D5 9A BD FF FF FF", (None, 61)),  # SpO2 0x7F: no value yet, the pulse stands
+    ("01 F0 85 D5 9A BD FF FF FF", (None, 61)),  # SpO2 0xFF
+    ("01 E0 85 D5 9A BD 80 FF FF", (None, 61)),  # SpO2 0
+    ("01 E8 85 D5 9A FF E3 FF FF", (99, None)),  # pulse 0xFF: no value
+    ("01 E0 85 D5 9A FF E3 FF FF", (99, None)),  # 0xFF seen without its high bit
+    ("01 E0 85 D5 9A 80 E3 FF FF", (99, None)),  # pulse 0
+    ("01 E8 85 D5 9A FF FF FF FF", (None, None)),  # neither
+    ("01 E8 85 D5 9A FE FF FF FF", (None, None)),  # pulse 254 with no SpO2 is still no pulse
 ])
-def test_contec_out_of_range_values_become_none(spo2, pulse, want):
-    [reading] = decode(contec.encode_live(spo2, pulse))
+def test_contec_values_no_device_measures_are_never_reported(frame, want):
+    [reading] = decode(bytes.fromhex(frame))
     assert (reading.spo2, reading.pulse) == want
+
+
+def test_contec_encoder_writes_the_table_frames():
+    assert contec.encode_live(99, 254, signal=5, pleth=0x55, bar=0x1A) == bytes.fromhex("01 E8 85 D5 9A FE E3 FF FF")
+    assert contec.encode_live(49, 61, signal=5, pleth=0x55, bar=0x1A) == bytes.fromhex("01 E0 85 D5 9A BD B1 FF FF")
 
 
 def test_contec_packet_split_across_feeds_decodes_once():
@@ -114,8 +132,8 @@ def test_contec_identity_text_with_high_bit_characters_roundtrips_through_the_hi
 def assert_sane(readings: list[OximeterReading]) -> None:
     for r in readings:
         assert r.probe in PROBES
-        assert r.spo2 is None or 1 <= r.spo2 <= 100
-        assert r.pulse is None or (1 <= r.pulse <= 254 and r.pulse != 0x7F)
+        assert r.spo2 is None or 50 <= r.spo2 <= 100
+        assert r.pulse is None or 25 <= r.pulse <= 250
         assert r.signal is None or 0 <= r.signal <= 15
         if r.probe != "ok":
             assert r.spo2 is None and r.pulse is None
@@ -157,6 +175,16 @@ def test_contec_mutated_streams_never_raise_and_never_yield_out_of_range_values(
     readings = decode(bytes(stream))
     assert_sane(readings)
     assert len(readings) <= len(packets) + inserts  # an insert can forge at most one packet
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 15))
+def test_contec_any_byte_values_give_in_range_numbers_or_none(spo2, pulse, signal):
+    [reading] = decode(contec.encode_packet(contec.LIVE, bytes([signal, 0, 0, pulse, spo2, 0xFF, 0xFF])))
+    assert_sane([reading])
+    # 0x7F is the "no value" marker even where it could be a pulse (see contec.py)
+    in_range = 50 <= spo2 <= 100 and 25 <= pulse <= 250 and pulse != 0x7F
+    assert (reading.spo2 is not None and reading.pulse is not None) == in_range
 
 
 @settings(max_examples=200, deadline=None)

@@ -68,8 +68,43 @@ def test_nonin_missing_values_511_and_127_become_none():
 
 
 def test_nonin_heart_rate_above_127_uses_the_msb_frame():
-    [reading] = decode(nonin.encode_packet(98, 300))
-    assert reading.pulse == 300
+    [reading] = decode(nonin.encode_packet(98, 200))
+    assert reading.pulse == 200
+
+
+def golden_with(hr: int, spo2: int) -> bytes:
+    """The golden packet with frames 1-3 (HR MSB, HR LSB, SpO2) carrying other values, each
+    frame's checksum recomputed as the specification defines it."""
+    frames = [bytearray.fromhex(f) for f in GOLDEN_FRAMES]
+    for frame, value in zip(frames[:3], ((hr >> 7) & 0x03, hr & 0x7F, spo2)):
+        frame[3] = value
+        frame[4] = sum(frame[:4]) & 0xFF
+    return b"".join(frames)
+
+
+@pytest.mark.parametrize("hr, spo2, want", [
+    (72, 97, (97, 72)),
+    (511, 97, (97, None)),  # HR missing: the saturation stands
+    (72, 127, (None, 72)),  # SpO2 missing: the pulse stands
+    (511, 127, (None, None)),
+    (254, 97, (None, None)),  # no patient has it: the packet's numbers are void
+    (251, 97, (None, None)),
+    (250, 97, (97, 250)),
+    (25, 97, (97, 25)),
+    (24, 97, (None, None)),
+    (0, 97, (None, None)),
+    (321, 97, (None, None)),  # inside the Nonin's own range, outside the reportable one
+    (72, 50, (50, 72)),
+    (72, 49, (None, None)),
+    (72, 101, (None, None)),
+    (72, 0, (None, None)),
+])
+def test_nonin_values_outside_the_reportable_ranges_are_never_reported(hr, spo2, want):
+    packet = golden_with(hr, spo2)
+    if (hr, spo2) == (72, 97):
+        assert packet == GOLDEN
+    [reading] = decode(packet)
+    assert (reading.spo2, reading.pulse) == want
 
 
 @pytest.mark.parametrize("flags, probe", [
@@ -119,8 +154,21 @@ def test_nonin_random_bytes_never_raise(data, cuts):
         decoder.feed(data[pos:pos + cut], 0.0)
         pos += cut
     for r in decoder.feed(data[pos:], 0.0):
-        assert r.spo2 is None or 1 <= r.spo2 <= 100
-        assert r.pulse is None or 1 <= r.pulse <= 510
+        assert r.spo2 is None or 50 <= r.spo2 <= 100
+        assert r.pulse is None or 25 <= r.pulse <= 250
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 511), st.integers(0, 127), st.sampled_from([0, nonin.ARTF, nonin.OOT, nonin.SNSA]))
+def test_nonin_any_values_in_a_valid_packet_give_in_range_numbers_or_none(hr, spo2, status):
+    [reading] = decode(nonin.encode_packet(spo2, hr, status=status))
+    reportable = status in (0, nonin.ARTF) and 25 <= hr <= 250 and 50 <= spo2 <= 100
+    if reportable:
+        assert (reading.spo2, reading.pulse) == (spo2, hr)
+    else:
+        assert reading.spo2 is None or reading.pulse is None
+    assert reading.spo2 is None or 50 <= reading.spo2 <= 100
+    assert reading.pulse is None or 25 <= reading.pulse <= 250
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,7 +9,6 @@ from devices.errors import BadDeviceURL, DeviceNotAnswering, DeviceUnavailable
 from devices.printer.driver import EscposPrinter, PrintOutcome
 from devices.printer.document import parse_documents
 from devices.printer.layout import layout_for, sample_receipt, sample_ticket
-from devices.printer.queue import MemoryJobStore, PrintQueue
 from devices.printer.render import render
 from devices.printer.sim import EscposPrinterSim
 from devices.printer.status import STATUS_UNKNOWN
@@ -83,25 +82,19 @@ def test_paper_near_end_is_a_degraded_problem_and_still_prints(sim, printer):
     assert len(sim.wait_for_documents(1)) == 1
 
 
-def test_paper_out_refuses_the_job_it_stays_queued_and_prints_when_paper_is_back(sim, printer):
-    events = []
-    queue = PrintQueue(printer, MemoryJobStore(), on_event=lambda *e: events.append(e))
+def test_paper_out_refuses_the_job_sends_nothing_and_prints_again_once_paper_is_back(sim, printer):
+    # The kiosk keeps a failed job for staff (kiosk/features/lobby/receipts.py); the driver only refuses it.
     sim.set_paper("out")
-    job_id, report = queue.submit(job("ru", "ticket", printer), {"ticket": "A023"})
-    assert report.printed == () and report.failed == ((job_id, "paper_out"),) and report.pending == 1
-    assert events == [("not_printed", job_id, "paper_out")]
+    outcome = printer.print_job(job("ru", "ticket", printer))
+    assert not outcome.printed and "paper_out" in outcome.problems
     assert printer.status().state == DeviceState.FAULT
     time.sleep(0.2)
     assert sim.documents == [] and sim.discarded == []  # nothing was sent to the printer
-    assert queue.on_status(printer.status()) is None  # still faulty: no retry
-
     sim.set_paper("ok")
     printer.query_status()
-    report = queue.on_status(printer.status())
-    assert report.printed == (job_id,) and report.pending == 0
+    assert printer.print_job(job("ru", "ticket", printer)).printed
     [doc] = sim.wait_for_documents(1)
-    assert "A023" in doc.text_lines
-    assert queue.store.printed == [job_id] and events[-1] == ("printed", job_id, "")
+    assert doc.text_lines
 
 
 def test_cover_open_is_a_fault_and_the_job_is_refused(sim, printer):
@@ -124,18 +117,6 @@ def test_unplug_raises_device_unavailable_and_replug_reopens(sim, printer):
     assert printer.status().state == DeviceState.READY
     assert printer.print_job(job("en", printer=printer)).printed
     assert "Room 214, floor 2" in sim.wait_for_documents(1)[0].text_lines
-
-
-def test_queue_survives_an_unplug_and_prints_after_replug(sim, printer):
-    queue = PrintQueue(printer)
-    sim.unplug()
-    job_id, report = queue.submit(job(printer=printer))
-    assert report.pending == 1 and report.failed[0][1].startswith("DeviceUnavailable")
-    printer.close()
-    sim.replug()
-    printer.open()
-    assert queue.drain().printed == (job_id,)
-    assert len(sim.wait_for_documents(1)) == 1
 
 
 def test_silent_printer_is_not_accepted(sim, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from devices.errors import DeviceUnavailable
 from devices.printer.driver import EscposPrinter
-from devices.printer.fake_usb import FakeUsbBus, FakeUsbPrinter
+from tests.support.fake_usb import FakeUsbBus, FakeUsbPrinter
 from devices.printer.layout import layout_for, sample_receipt
 from devices.printer.render import render
 from devices.status import DeviceState

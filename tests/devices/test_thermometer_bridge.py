@@ -108,6 +108,17 @@ def test_sensor_error_bit_gives_a_reading_without_temperature(thermo, sim):
     assert thermo.measure_once().celsius is None
 
 
+def test_a_temperature_the_sensor_cannot_measure_is_a_fault_without_temperature(thermo, sim):
+    sim.set_temperature(381.0)  # above the MLX90614's 380 °C: a glitching sensor, not a forehead
+    got = read_until(thermo, lambda r: any(x.celsius is None for x in r))
+    assert all(x.celsius is None or x.celsius < 45 for x in got)
+    assert thermo.status().state.value == "fault" and status.SENSOR_FAULT in thermo.problems()
+    assert thermo.measure_once().celsius is None
+    sim.set_temperature(36.6)
+    read_until(thermo, lambda r: any(x.celsius is not None and abs(x.celsius - 36.6) < 0.03 for x in r))
+    assert thermo.problems() == []
+
+
 def test_unplug_raises_unavailable_then_close_open_rehandshakes(thermo, sim):
     read_until(thermo, lambda r: len(r) >= 1)
     sim.unplug()

@@ -70,6 +70,28 @@ def test_decoders_only_raise_optris_error_and_only_for_wrong_lengths(data):
                 fn(data)
 
 
+@pytest.mark.parametrize("reply, limits, want", [
+    ("055a", optris.TARGET_RANGE_C, 37.0),
+    ("0000", optris.TARGET_RANGE_C, None),  # -100 °C: below any LT model's -50
+    ("ffff", optris.TARGET_RANGE_C, None),  # 6453.5 °C
+    ("01f4", optris.TARGET_RANGE_C, -50.0),  # the floor itself
+    ("2c24", optris.TARGET_RANGE_C, 1030.0),  # the ceiling itself
+    ("2c25", optris.TARGET_RANGE_C, None),
+    ("2c25", (250.0, 1600.0), 1030.1),  # a high-temperature model configured for it
+    ("0ea6", optris.HEAD_RANGE_C, None),  # a head at 275 °C
+])
+def test_replies_outside_what_the_sensor_measures_are_not_temperatures(reply, limits, want):
+    assert optris.plausible(optris.decode_temperature(bytes.fromhex(reply)), limits) == \
+        (None if want is None else pytest.approx(want))
+
+
+@given(st.binary(min_size=2, max_size=2), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_any_reply_is_a_temperature_inside_the_range_or_none(reply, hundredths):
+    celsius = optris.plausible(optris.decode_temperature(reply, hundredths=hundredths), optris.TARGET_RANGE_C)
+    assert celsius is None or -50.0 <= celsius <= 1030.0
+
+
 @given(st.lists(st.integers(0, 0xFFFF), max_size=50))
 @settings(max_examples=200, deadline=None)
 def test_bulk_decode_matches_single_decode(values):
@@ -98,6 +120,30 @@ def test_driver_reads_target_and_head_temperature(sim):
         sim.set_temperature(39.5)
         assert t.measure_once().celsius == 39.5
         assert t.identify().serial_number == 1234567
+
+
+def test_driver_reports_a_target_outside_the_models_range_as_sensor_fault(sim):
+    with make(sim) as t:
+        sim.set_temperature(-80.0)
+        r = t.measure_once()
+        assert r.celsius is None and r.out_of_human_range is True and r.ambient_celsius == 23.0
+        assert t.status().state == status.DeviceState.FAULT and t.problems() == [status.SENSOR_FAULT]
+        sim.set_temperature(36.6)
+        assert t.measure_once().celsius == 36.6 and t.problems() == []
+
+
+@pytest.mark.parametrize("value", ["1000..10", "hot", "5", "1..2..3", [5]])
+def test_a_target_range_that_is_not_low_high_is_refused_at_construction(sim, value):
+    with pytest.raises(ValueError, match="target_range_c"):
+        make(sim, target_range_c=value)
+
+
+def test_a_high_temperature_model_reads_inside_its_configured_range(sim):
+    with make(sim, target_range_c="250..1600") as t:
+        sim.set_temperature(1200.0)
+        assert t.measure_once().celsius == 1200.0
+        sim.set_temperature(36.6)  # below this model's range: not a measurement
+        assert t.measure_once().celsius is None and t.problems() == [status.SENSOR_FAULT]
 
 
 def test_driver_polls_at_rate_hz(sim):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.features.calls.voice import Voice, VoiceError
+from kiosk.features.calls.voice import Voice, VoiceError, phrase  # noqa: F401  (phrase: the call's words)
 
 log = logging.getLogger("vestibule.voice")
 
@@ -52,9 +52,9 @@ class Announcer:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_node(cls, config, **kwargs) -> Announcer:
+    def for_node(cls, config, state_dir: Path | None = None, **kwargs) -> Announcer:
         voice = config.voice
-        state = config.node.store.parent
+        state = Path(state_dir) if state_dir is not None else config.node.store.parent
         return cls(Voice(state / "voice", languages=voice.languages or list(config.site.languages),
                          chime=voice.chime, rate_wpm=voice.rate_wpm),
                    state / "announcements", player=voice.player, **kwargs)

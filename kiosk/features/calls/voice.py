@@ -23,6 +23,8 @@ import subprocess
 import wave
 from pathlib import Path
 
+from foundation import i18n
+
 RATE_HZ = 22050  # espeak-ng's own output rate: clips join without resampling
 VOICES = {"ru": "ru", "en": "en-gb", "zh": "cmn"}
 PAUSE_S = 0.35  # between the chime and the phrases, and between languages
@@ -60,17 +62,23 @@ def _split(ticket: str) -> tuple[str, str]:
     return ticket[:1], ticket[1:]
 
 
-def phrase(lang: str, ticket: str, room: str) -> str:
+def spoken_parts(lang: str, ticket: str, room: str) -> tuple[str, str]:
+    """The ticket and the room as the language says them (the rules above)."""
     letter, digits = _split(ticket)
     numeric_room = room.isdigit()
     if lang == "ru":
         number = str(int(digits)) if digits.isdigit() else digits
-        return f"Талон {RU_LETTERS.get(letter, letter)} {number}, кабинет {int(room) if numeric_room else room}"
+        return f"{RU_LETTERS.get(letter, letter)} {number}", str(int(room)) if numeric_room else room
     if lang == "zh":
         spoken = "".join(ZH_DIGITS[int(d)] if d.isdigit() else d for d in digits)
-        where = zh_number(int(room)) if numeric_room else room
-        return f"请 {letter} {spoken} 号到 {where} 号诊室"
-    return f"Ticket {letter} {' '.join(digits)}, room {int(room) if numeric_room else room}"
+        return f"{letter} {spoken}", zh_number(int(room)) if numeric_room else room
+    return f"{letter} {' '.join(digits)}", str(int(room)) if numeric_room else room
+
+
+def phrase(lang: str, ticket: str, room: str) -> str:
+    """The call in one language: the catalog's `voice.call` with the ticket and room spoken."""
+    spoken_ticket, spoken_room = spoken_parts(lang, ticket, room)
+    return i18n.text("voice.call", lang, ticket=spoken_ticket, room=spoken_room)
 
 
 class VoiceError(Exception):

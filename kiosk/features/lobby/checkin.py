@@ -17,7 +17,9 @@ checkin.rejected event is recorded.
 from __future__ import annotations
 
 import logging
+import hashlib
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,6 @@ from datetime import datetime
 from kiosk.features.lobby import rules, texts
 from kiosk.node.core_link import CoreAway, CoreRefused
 from kiosk.features.lobby.receipts import receipt_blocks
-from foundation.store import schema
 from mqtt.commands import CheckinPreview, CheckinResult
 from mqtt.models import Appointment, CheckinCompleted, CheckinRejected, RoutingBox, TicketIssued
 from mqtt.rpc import RequestError
@@ -39,9 +40,8 @@ ROUTE_PREFIXES = {"doctor": "DQW", "registration": "NJK", "box": "BXZ"}
 CONTRACT_REASONS = set(CheckinRejected.model_fields["reason"].annotation.__args__)
 
 
-@schema
 def _create(db) -> None:
-    # "kiosk_" because every Store runs every @schema hook, the stand-in core's too (it has "checkins")
+    # "kiosk_": a name of its own, apart from the stand-in core's "checkins" should they ever share a file
     db.execute("""CREATE TABLE IF NOT EXISTS kiosk_checkins (
         id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL, checked_at TEXT NOT NULL,
         booking TEXT NOT NULL, ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
@@ -50,6 +50,10 @@ def _create(db) -> None:
         core_accepted INTEGER)""")
     db.execute("CREATE INDEX IF NOT EXISTS kiosk_checkins_day ON kiosk_checkins (day)")
 
+
+# the confirm screen's look-up serves the check-in tapped within this time (the core's
+# `checkin` answer still has the last word, so a booking cancelled meanwhile is refused there)
+PREVIEW_REUSE_S = 120.0
 
 class Rejected(Exception):
     def __init__(self, reason: str, **values):
@@ -83,11 +87,14 @@ def decide(appt: Appointment, site_id: str, now: datetime, window, representativ
 class CheckinService:
     def __init__(self, flow):
         self.flow = flow
-        self.ctl = flow.ctl
         # Two kiosks scanning one code at the same instant must not both issue a ticket: the
         # "checked in already?" look and the issue happen under the booking's own lock.
         self._booking_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        # The confirm screen's look-up, kept for the check-in that follows it: one trip to the core
+        # per patient, not two. In memory only, keyed by a hash (the key may hold a phone number).
+        self._previewed: dict[str, tuple[float, Appointment, bool]] = {}
+        self._previewed_guard = threading.Lock()
 
     def _lock_for(self, booking: str) -> threading.Lock:
         with self._locks_guard:
@@ -98,8 +105,8 @@ class CheckinService:
 
     # -- entry points ---------------------------------------------------------------------------
     def by_command(self, cmd) -> CheckinResult:
-        now = self.ctl.now()
-        appt, offline = self.find(cmd, now)
+        now = self.flow.now()
+        appt, offline = self._take_previewed(cmd) or self.find(cmd, now)
         if appt is None:
             self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
         return self.complete(appt, kiosk=cmd.kiosk, lang=cmd.lang, representative=cmd.representative,
@@ -107,15 +114,16 @@ class CheckinService:
 
     def preview(self, cmd) -> CheckinPreview:
         """The appointment for the confirm screen: found and judged like a check-in, nothing issued."""
-        now = self.ctl.now()
+        now = self.flow.now()
         appt, offline = self.find(cmd, now)
         if appt is None:
             self.reject(cmd.kiosk, cmd.lang, Rejected("not_found"), now)
+        self._keep_previewed(cmd, appt, offline)
         earlier = self.earlier_checkin(appt.booking, now)
         if earlier:
             route, arrival = earlier["route"], earlier["arrival"]
         else:
-            cfg = self.ctl.config
+            cfg = self.flow.config
             try:  # the representative is asked on the next screen: `child` tells the UI to ask
                 decision = decide(appt, cfg.site.id, now, cfg.arrival, representative=True)
             except Rejected as rejection:
@@ -124,9 +132,27 @@ class CheckinService:
         return CheckinPreview(
             booking=appt.booking, patient=rules.mask_name(appt.patient.display), doctor=appt.doctor.name,
             specialty=self.flow.specialty_name(appt.doctor.specialty, cmd.lang),
-            start=appt.start.astimezone(self.ctl.tz), room=appt.room, floor=appt.floor, route=route, arrival=arrival,
+            start=appt.start.astimezone(self.flow.tz), room=appt.room, floor=appt.floor, route=route, arrival=arrival,
             child=rules.needs_representative(appt.flags, cmd.representative), checked_in=earlier is not None,
             offline=offline)
+
+    @staticmethod
+    def _lookup_key(cmd) -> str:
+        what = cmd.code if cmd.by == "code" else f"{cmd.phone}|{cmd.birth_date}"
+        return hashlib.sha256(f"{cmd.kiosk}|{cmd.by}|{what}".encode()).hexdigest()
+
+    def _keep_previewed(self, cmd, appt: Appointment, offline: bool) -> None:
+        now = time.monotonic()
+        with self._previewed_guard:
+            self._previewed = {k: v for k, v in self._previewed.items() if now - v[0] < PREVIEW_REUSE_S}
+            self._previewed[self._lookup_key(cmd)] = (now, appt, offline)
+
+    def _take_previewed(self, cmd) -> tuple[Appointment, bool] | None:
+        with self._previewed_guard:
+            kept = self._previewed.pop(self._lookup_key(cmd), None)
+        if kept is None or time.monotonic() - kept[0] >= PREVIEW_REUSE_S:
+            return None
+        return kept[1], kept[2]
 
     def find(self, cmd, now: datetime) -> tuple[Appointment | None, bool]:
         """(appointment or None, decided offline?).
@@ -139,7 +165,7 @@ class CheckinService:
         """
         today = now.date()
         if cmd.by == "code":
-            cached = self.ctl.schedule.find_code(today, cmd.code)
+            cached = self.flow.schedule.find_code(today, cmd.code)
             if cached is not None:
                 return cached, not self.flow.core.online
         body = ({"by": "code", "code": cmd.code} if cmd.by == "code"
@@ -152,7 +178,7 @@ class CheckinService:
             pass
         if cmd.by == "code":
             return None, True
-        return self.ctl.schedule.find_phone(today, cmd.phone, cmd.birth_date), True
+        return self.flow.schedule.find_phone(today, cmd.phone, cmd.birth_date), True
 
     def complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,
                  offline: bool, now: datetime) -> CheckinResult:
@@ -162,7 +188,7 @@ class CheckinService:
 
     def _complete(self, appt: Appointment, *, kiosk: str, lang: str, representative: bool | None,
                   offline: bool, now: datetime) -> CheckinResult:
-        cfg = self.ctl.config
+        cfg = self.flow.config
         earlier = self.earlier_checkin(appt.booking, now)
         if earlier:
             return self.repeat(appt, earlier, kiosk=kiosk, lang=lang, now=now)
@@ -198,7 +224,7 @@ class CheckinService:
                                                       core_reason=reason), now)
         printed = flow.printing.send(job, now).printed
 
-        with self.ctl.store.transaction() as tx:
+        with self.flow.store.transaction() as tx:
             ticket = flow.tickets.record(tx, reservation, service=service, channel="kiosk", kiosk=kiosk,
                                          booking=appt.booking, doctor_id=appt.doctor.id, room=appt.room,
                                          printed=printed)
@@ -207,7 +233,7 @@ class CheckinService:
                 "ticket": number, "route": decision.route, "arrival": decision.arrival,
                 "doctor_id": appt.doctor.id, "room": appt.room, "start": appt.start.isoformat(), "kiosk": kiosk,
                 "offline": int(offline), "core_accepted": core_accepted})
-            outbox = self.ctl.outbox
+            outbox = self.flow.outbox
             outbox.append(tx, "ticket.issued", TicketIssued(
                 ticket=number, service=service, priority=False, channel="kiosk", booking=appt.booking,
                 kiosk=kiosk, printed=printed))
@@ -216,7 +242,7 @@ class CheckinService:
                 arrival=decision.arrival, route=decision.route, offline=offline))
             if decision.route == "box":
                 outbox.append(tx, "routing.box", RoutingBox(booking=appt.booking, doctor_id=appt.doctor.id))
-        self.ctl.bus.send("ticket.issued", ticket)
+        self.flow.bus.send("ticket.issued", ticket)  # the queue feature counts it
         log.info("check-in: ticket %s, route %s, arrival %s%s%s", number, decision.route, decision.arrival,
                  ", offline" if offline else "", "" if printed else ", NOT printed")
 
@@ -224,7 +250,7 @@ class CheckinService:
                            offline=offline, message=self.message(lang, decision.route, number, appt, offline, printed))
 
     def earlier_checkin(self, booking: str, now: datetime) -> dict | None:
-        rows = self.ctl.store.query("SELECT ticket, route, arrival, offline FROM kiosk_checkins "
+        rows = self.flow.store.query("SELECT ticket, route, arrival, offline FROM kiosk_checkins "
                                     "WHERE day = ? AND booking = ? ORDER BY id DESC LIMIT 1",
                                     (self.flow.tickets.local_day(now), booking))
         return rows[0] if rows else None
@@ -244,7 +270,7 @@ class CheckinService:
         flow = self.flow
         blocks = receipt_blocks(number=number, lang=lang, patient=rules.mask_name(appt.patient.display),
                                 doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
-                                room=appt.room, floor=appt.floor, start=appt.start.astimezone(self.ctl.tz),
+                                room=appt.room, floor=appt.floor, start=appt.start.astimezone(self.flow.tz),
                                 booking=appt.booking, route=route, greeting=rules.greeting(flow.local(now), lang),
                                 site=flow.site_name(lang))
         return flow.printing.prepare(kiosk, "receipt", number, blocks)
@@ -258,13 +284,13 @@ class CheckinService:
                offline: bool, message: str, repeated: bool = False) -> CheckinResult:
         return CheckinResult(
             ticket=number, route=route, arrival=arrival, room=appt.room, floor=appt.floor,
-            start=appt.start.astimezone(self.ctl.tz), doctor=appt.doctor.name,
+            start=appt.start.astimezone(self.flow.tz), doctor=appt.doctor.name,
             specialty=self.flow.specialty_name(appt.doctor.specialty, lang),
             patient=rules.mask_name(appt.patient.display), booking=appt.booking, printed=printed,
             offline=offline, message=message, repeated=repeated)
 
     def prefix_and_service(self, specialty: str, route: str) -> tuple[str, str]:
-        services = self.ctl.config.services
+        services = self.flow.config.services
         match = next((s for s in services if s.specialty == specialty), None)
         if match:
             return match.prefix, match.id
@@ -274,7 +300,7 @@ class CheckinService:
 
     def message(self, lang: str, route: str, number: str, appt: Appointment, offline: bool, printed: bool) -> str:
         if route == "registration":
-            reg = self.ctl.config.service("registration")
+            reg = self.flow.config.service("registration")
             reg_room = texts.text(lang, "reg_room", room=reg.room) if reg and reg.room else ""
             msg = texts.text(lang, "checkin.registration", ticket=number, room=appt.room, reg=reg_room)
         elif route == "box":
@@ -292,12 +318,12 @@ class CheckinService:
         """Record checkin.rejected and answer with the reason's code; never returns."""
         reason = rejection.reason
         if reason in CONTRACT_REASONS:
-            self.ctl.outbox.emit("checkin.rejected", CheckinRejected(reason=reason, kiosk=kiosk))
+            self.flow.outbox.emit("checkin.rejected", CheckinRejected(reason=reason, kiosk=kiosk))
         log.info("check-in rejected: %s%s", reason,
                  f" (core: {rejection.values['core_reason']})" if "core_reason" in rejection.values else "")
         if reason == "too_early":
-            when = rejection.values["come_back_at"].astimezone(self.ctl.tz)
-            message = texts.text(lang, "error.too_early", time=texts.clock(when, now.astimezone(self.ctl.tz)))
+            when = rejection.values["come_back_at"].astimezone(self.flow.tz)
+            message = texts.text(lang, "error.too_early", time=texts.clock(when, now.astimezone(self.flow.tz)))
         else:
             message = texts.text(lang, f"error.{reason}")
         raise RequestError(reason, message)

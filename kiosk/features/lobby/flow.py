@@ -1,4 +1,4 @@
-"""The lobby kiosk in the controller: `attach(controller)` serves the kiosk's node commands.
+"""The lobby kiosk in the controller (feature `lobby`, built by `build(section, ctx)`): the kiosk's node commands.
 
   checkin        kiosk/checkin.py: look up (core, else cached schedule), rules, ticket, receipt
   checkin.preview  the same look-up and rules, for the UI's confirm screen; nothing issued
@@ -22,13 +22,13 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from kiosk.features.lobby import rules, texts
 from kiosk.features.lobby.checkin import CheckinService
-from kiosk.node.core_link import CoreAway, CoreLink, CoreRefused
+from kiosk.node.core_link import CoreAway, CoreRefused
+from kiosk.node.feature import BaseFeature, FeatureContext
 from kiosk.features.lobby.receipts import Printing, ticket_blocks
-from foundation.store import schema
 from kiosk.features.lobby.tickets import TicketBook
 from mqtt.commands import (CheckinCommand, CheckinResult, FeedbackCommand, FeedbackResult, KioskInfoCommand,
                            KioskInfoResult, PrinterInfo, SameDayBookCommand, SameDayBookResult, SameDaySlot,
@@ -41,7 +41,6 @@ log = logging.getLogger("vestibule.kiosk")
 FOLLOW_UP_AT_OR_BELOW = 6  # NPS detractors (0..6) are followed up by the service deputy
 
 
-@schema
 def _create(db) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS feedback (
         id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL, at TEXT NOT NULL, kiosk TEXT,
@@ -49,50 +48,56 @@ def _create(db) -> None:
 
 
 class KioskFlow:
-    def __init__(self, controller):
-        self.ctl = controller
-        self.tickets = TicketBook(controller.store, controller.tz)
-        self.printing = Printing(controller, controller.store)
-        self.core = CoreLink(controller)
+    """The kiosk's commands. Built from the `[kiosk]` section and the node services it uses:
+    the store and outbox (tickets and their events commit together), the clock, the cached
+    schedule and the core link (look-ups), the device manager (printers), and the bus (it tells
+    other features of tickets issued; it hears of calls)."""
+
+    def __init__(self, section, *, config, clock, store, outbox, schedule, core, devices, bus):
+        self.section = section
+        self.config = config  # site names, services and printers: facts shared across sections
+        self.clock = clock
+        self.tz = config.site.tz
+        self.store = store
+        self.outbox = outbox
+        self.schedule = schedule
+        self.core = core
+        self.bus = bus
+        store.ensure(*TABLES)
+        self.tickets = TicketBook(store, self.tz)
+        self.printing = Printing(devices, config.devices_of("printer"), store)
         self.checkins = CheckinService(self)
         self._assign_lock = threading.Lock()
         # core requests that run while the handler renders a receipt (one per check-in in flight)
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kiosk-core")
 
-    def register(self) -> None:
-        route = self.ctl.commands.route
-        route("checkin", CheckinCommand, self.checkin)
-        route("checkin.preview", CheckinCommand, self.checkins.preview)
-        route("ticket", TicketCommand, self.ticket)
-        route("sameday.slots", SameDaySlotsCommand, self.sameday_slots)
-        route("sameday.book", SameDayBookCommand, self.sameday_book)
-        route("feedback", FeedbackCommand, self.feedback)
-        route("kiosk.info", KioskInfoCommand, self.info)
+    def now(self) -> datetime:
+        return self.clock.now()
 
     # -- helpers shared with the check-in ---------------------------------------------------------
     def site_name(self, lang: str) -> str:
-        names = self.ctl.config.site.name
-        return names.get(lang) or names.get(self.ctl.config.site.default_language) or ""
+        names = self.config.site.name
+        return names.get(lang) or names.get(self.config.site.default_language) or ""
 
     def specialty_name(self, specialty: str, lang: str) -> str:
-        known = texts.SPECIALTIES.get(specialty)
+        known = texts.specialty(specialty, lang)
         if known:
-            return known.get(lang) or known["en"]
-        service = next((s for s in self.ctl.config.services if s.specialty == specialty), None)
+            return known
+        service = next((s for s in self.config.services if s.specialty == specialty), None)
         return service.names.get(lang, specialty) if service else specialty
 
     def local(self, when: datetime) -> datetime:
-        return when.astimezone(self.ctl.tz)
+        return when.astimezone(self.tz)
 
     # -- commands ---------------------------------------------------------------------------------
     def checkin(self, cmd: CheckinCommand) -> CheckinResult:
         return self.checkins.by_command(cmd)
 
     def ticket(self, cmd: TicketCommand) -> TicketResult:
-        service = self.ctl.config.service(cmd.service)
+        service = self.config.service(cmd.service)
         if service is None:
             raise RequestError("unknown_service", texts.text(cmd.lang, "error.unknown_service"))
-        now = self.ctl.now()
+        now = self.now()
         with self._assign_lock:  # two kiosks at once must not both see the same doctor as least loaded
             doctor = self.least_loaded(service.specialty, now) if service.specialty else None
             queue = f"doctor:{doctor['id']}" if doctor else service.id
@@ -100,7 +105,7 @@ class KioskFlow:
                                                doctor_id=doctor["id"] if doctor else None)
         room = doctor["room"] if doctor else service.room
         floor = doctor["floor"] if doctor else service.floor
-        name = service.names.get(cmd.lang) or service.names.get(self.ctl.config.site.default_language) or service.id
+        name = service.names.get(cmd.lang) or service.names.get(self.config.site.default_language) or service.id
         _, wait_minutes = self.queue_estimate(service.id, room)
         blocks = ticket_blocks(number=reservation.number, lang=cmd.lang, service=name, issued_at=self.local(now),
                                priority=cmd.priority, ahead=reservation.ahead,
@@ -109,14 +114,14 @@ class KioskFlow:
                                wait_minutes=wait_minutes)
         with self.tickets.holding(reservation):
             printed = self.printing.print_blocks(cmd.kiosk, "ticket", reservation.number, blocks, now).printed
-            with self.ctl.store.transaction() as tx:
+            with self.store.transaction() as tx:
                 issued = self.tickets.record(tx, reservation, service=service.id, channel="kiosk", kiosk=cmd.kiosk,
                                              booking=None, doctor_id=doctor["id"] if doctor else None, room=room,
                                              printed=printed)
-                self.ctl.outbox.append(tx, "ticket.issued", TicketIssued(
+                self.outbox.append(tx, "ticket.issued", TicketIssued(
                     ticket=issued.number, service=service.id, priority=cmd.priority, channel="kiosk", booking=None,
                     kiosk=cmd.kiosk, printed=printed))
-        self.ctl.bus.send("ticket.issued", issued)
+        self.bus.send("ticket.issued", issued)  # the queue feature counts it
         log.info("walk-in ticket %s for %s%s, %d ahead%s", issued.number, service.id,
                  " (priority)" if cmd.priority else "", issued.ahead, "" if printed else ", NOT printed")
         message = texts.text(cmd.lang, "ticket.issued", ticket=issued.number, service=name,
@@ -132,13 +137,13 @@ class KioskFlow:
     def queue_estimate(self, service: str, room: str | None) -> tuple[int | None, float | None]:
         """(waiting, wait_minutes) from the queue feature, asked over the bus; (None, None) without it."""
         out: dict = {}
-        self.ctl.bus.send("queue.estimate", service, room, out)
+        self.bus.send("queue.estimate", service, room, out)
         return out.get("waiting"), out.get("wait_minutes")
 
     def least_loaded(self, specialty: str, now: datetime) -> dict | None:
         """Today's least-loaded doctor of the specialty, from the cached schedule: id, name, room, floor."""
         day = self.local(now).date()
-        appointments = [a for a in self.ctl.schedule.appointments(day) if a.doctor.specialty == specialty]
+        appointments = [a for a in self.schedule.appointments(day) if a.doctor.specialty == specialty]
         if not appointments:
             return None
         booked = [a.doctor.id for a in appointments if a.status == "booked"]
@@ -148,7 +153,7 @@ class KioskFlow:
         return {"id": chosen, "name": sample.doctor.name, "room": sample.room, "floor": sample.floor}
 
     def sameday_slots(self, cmd: SameDaySlotsCommand) -> SameDaySlotsResult:
-        now = self.ctl.now()
+        now = self.now()
         try:
             slots = self.core.slots(cmd.specialty, self.local(now).date())
         except (CoreAway, CoreRefused):
@@ -160,7 +165,7 @@ class KioskFlow:
         return SameDaySlotsResult(specialty=cmd.specialty, slots=upcoming, message=message)
 
     def sameday_book(self, cmd: SameDayBookCommand) -> SameDayBookResult:
-        now = self.ctl.now()
+        now = self.now()
         slot = Slot(doctor_id=cmd.doctor_id, start=cmd.start, room=cmd.room)
         try:
             appt = self.core.create(slot, cmd.phone, cmd.birth_date)
@@ -170,7 +175,7 @@ class KioskFlow:
             key = "error.slot_taken" if exc.code == "slot_taken" else "error.invalid"
             raise RequestError(exc.code, texts.text(cmd.lang, key)) from None
         # the booking exists whatever the check-in says next: staff learn of it in its own transaction
-        self.ctl.outbox.emit("booking.same_day", BookingSameDay(booking=appt.booking, doctor_id=appt.doctor.id,
+        self.outbox.emit("booking.same_day", BookingSameDay(booking=appt.booking, doctor_id=appt.doctor.id,
                                                                 room=appt.room, start=appt.start))
         log.info("same-day booking %s with %s at %s", appt.booking, appt.doctor.id, f"{self.local(appt.start):%H:%M}")
         start = self.local(appt.start)
@@ -188,22 +193,22 @@ class KioskFlow:
                                  checkin=result, message=f"{booked} {result.message}")
 
     def feedback(self, cmd: FeedbackCommand) -> FeedbackResult:
-        now = self.ctl.now()
+        now = self.now()
         follow_up = cmd.score <= FOLLOW_UP_AT_OR_BELOW
-        with self.ctl.store.transaction() as tx:
+        with self.store.transaction() as tx:
             tx.insert("feedback", {"day": self.local(now).date().isoformat(), "at": now.isoformat(),
                                    "kiosk": cmd.kiosk, "score": cmd.score, "ticket": cmd.ticket,
                                    "booking": cmd.booking, "follow_up": int(follow_up),
                                    "comment": (cmd.comment or "").strip() or None})
-            self.ctl.outbox.append(tx, "feedback.submitted", FeedbackSubmitted(
+            self.outbox.append(tx, "feedback.submitted", FeedbackSubmitted(
                 score=cmd.score, ticket=cmd.ticket, booking=cmd.booking, follow_up=follow_up))
         log.info("feedback %d%s", cmd.score, " (follow-up)" if follow_up else "")
         return FeedbackResult(follow_up=follow_up,
                               message=texts.text(cmd.lang, "feedback.follow_up" if follow_up else "feedback.thanks"))
 
     def info(self, cmd: KioskInfoCommand) -> KioskInfoResult:
-        cfg = self.ctl.config
-        now = self.ctl.now()
+        cfg = self.config
+        now = self.now()
         default = cfg.site.default_language
         services = [ServiceInfo(id=s.id, name=s.names.get(cmd.lang) or s.names.get(default) or s.id, prefix=s.prefix,
                                 room=s.room, floor=s.floor, specialty=s.specialty,
@@ -214,31 +219,63 @@ class KioskFlow:
                                services=services, core_online=self.core.online,
                                printer=PrinterInfo(**self.printing.state(cmd.kiosk)), now=self.local(now))
 
-    # -- controller hooks -------------------------------------------------------------------------
+    # -- what the node tells us -------------------------------------------------------------------
     def on_call(self, call) -> None:
-        self.tickets.mark_called(call.ticket, self.ctl.now())
+        self.tickets.mark_called(call.ticket, self.now())
 
-    def purge(self, now: datetime, retention_days: int) -> None:
-        cutoff = (self.local(now).date() - timedelta(days=retention_days)).isoformat()
-        with self.ctl.store.transaction() as tx:
+    def purge(self, cutoff: str) -> None:
+        with self.store.transaction() as tx:
             tx.execute("DELETE FROM kiosk_checkins WHERE day < ?", (cutoff,))
             tx.execute("DELETE FROM feedback WHERE day < ?", (cutoff,))
         self.tickets.purge(cutoff)
         self.printing.purge(cutoff)
 
 
-def _ensure_tables(store) -> None:
-    """The controller opened its store before this module was imported: create our tables now
-    (the @schema hooks only run for stores opened after the import; all are idempotent)."""
+def _tables():
     from kiosk.features.lobby import checkin, receipts, tickets
-    with store.lock:
-        for create in (tickets._create, checkin._create, receipts._create, _create):
-            create(store.db)
+    return (tickets._create, checkin._create, receipts._create, _create)
 
 
-def attach(controller) -> KioskFlow:
-    _ensure_tables(controller.store)
-    flow = KioskFlow(controller)
-    flow.register()
-    controller.extend(flow)
-    return flow
+TABLES = _tables()
+
+
+class LobbyFeature(BaseFeature):
+    """The lobby kiosk on the feature contract."""
+
+    name = "lobby"
+
+    def __init__(self, flow: KioskFlow):
+        self.flow = flow
+
+    def commands(self) -> dict:
+        f = self.flow
+        return {
+            "checkin": (CheckinCommand, f.checkin),
+            "checkin.preview": (CheckinCommand, f.checkins.preview),
+            "ticket": (TicketCommand, f.ticket),
+            "sameday.slots": (SameDaySlotsCommand, f.sameday_slots),
+            "sameday.book": (SameDayBookCommand, f.sameday_book),
+            "feedback": (FeedbackCommand, f.feedback),
+            "kiosk.info": (KioskInfoCommand, f.info),
+        }
+
+    def tables(self, db) -> None:
+        for create in TABLES:
+            create(db)
+
+    def stop(self) -> None:
+        self.flow.background.shutdown(wait=False, cancel_futures=True)
+
+    def get_status(self) -> dict:
+        return {"kiosks": sorted({d.role for d in self.flow.config.devices.values() if d.role
+                                  and d.role.startswith("kiosk")})}
+
+    def purge(self, cutoff_day: str) -> None:
+        self.flow.purge(cutoff_day)
+
+
+def build(section, ctx: FeatureContext) -> LobbyFeature:
+    flow = KioskFlow(section, config=ctx.config, clock=ctx.clock, store=ctx.store, outbox=ctx.outbox,
+                     schedule=ctx.schedule, core=ctx.core, devices=ctx.devices, bus=ctx.bus)
+    ctx.bus.listen("call.made", flow.on_call)
+    return LobbyFeature(flow)

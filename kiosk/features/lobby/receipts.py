@@ -22,7 +22,7 @@ from devices.printer.layout import (Feed, ReceiptDoc, Separator, Text, TicketDoc
 from devices.printer.options import PrinterOptions
 from devices.printer.render import render
 from devices.url import parse_device_url
-from foundation.store import Store, schema
+from foundation.store import Store
 
 log = logging.getLogger("vestibule.kiosk.print")
 
@@ -30,7 +30,6 @@ PRINT_TIMEOUT_S = 10.0
 ROUTE_NOTES = {"registration": "registration_first", "box": "isolation_box", "doctor": "go_to_room"}
 
 
-@schema
 def _create(db) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS print_jobs (
         id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -89,15 +88,16 @@ def ticket_blocks(*, number: str, lang: str, service: str, issued_at: datetime, 
 
 
 class Printing:
-    def __init__(self, controller, store: Store):
-        self.controller = controller
+    def __init__(self, devices, printers: dict, store: Store):
+        self.devices = devices  # the device manager: statuses() and print_now()
+        self.printers = printers  # printer id -> its DeviceConfig
         self.store = store
         self._options: dict[str, PrinterOptions] = {}
         self._lock = threading.Lock()
 
     def printer_for(self, kiosk: str) -> str | None:
         """The printer whose role is this kiosk, else the node's only printer."""
-        printers = self.controller.config.devices_of("printer")
+        printers = self.printers
         own = sorted(d for d, cfg in printers.items() if cfg.role == kiosk)
         if own:
             return own[0]
@@ -106,7 +106,7 @@ class Printing:
     def options(self, device: str) -> PrinterOptions:
         with self._lock:
             if device not in self._options:
-                cfg = self.controller.config.devices[device]
+                cfg = self.printers[device]
                 # as the driver does: options in the URL query, overridden by the config section
                 merged = {**parse_device_url(cfg.url).options, **cfg.options}
                 self._options[device] = PrinterOptions.from_mapping(merged)
@@ -117,7 +117,7 @@ class Printing:
         device = self.printer_for(kiosk)
         if device is None:
             return {"device": None, "state": "none", "problems": []}
-        for status in self.controller.devices.statuses():
+        for status in self.devices.statuses():
             if status.device == device:
                 return {"device": device, "state": status.state.value, "problems": list(status.problems)}
         return {"device": device, "state": "offline", "problems": []}
@@ -137,7 +137,7 @@ class Printing:
         """Print a prepared job and record the outcome in print_jobs."""
         if job.data is None:
             return self._record(now, job.kind, job.ticket, job.kiosk, job.device, False, job.problem, None)
-        result = self.controller.devices.print_now(job.device, job.data, timeout=PRINT_TIMEOUT_S)
+        result = self.devices.print_now(job.device, job.data, timeout=PRINT_TIMEOUT_S)
         reason = "" if result.printed else (result.reason or ",".join(result.problems) or "not printed")
         if not result.printed:
             log.warning("%s %s not printed on %s: %s", job.kind, job.ticket, job.device, reason)
@@ -167,7 +167,7 @@ class Printing:
         if not rows or rows[0]["data"] is None or rows[0]["device"] is None:
             return PrintOutcome(False, None, "no such failed job")
         device, data = rows[0]["device"], rows[0]["data"]
-        result = self.controller.devices.print_now(device, data, timeout=PRINT_TIMEOUT_S)
+        result = self.devices.print_now(device, data, timeout=PRINT_TIMEOUT_S)
         reason = "" if result.printed else (result.reason or ",".join(result.problems) or "not printed")
         with self.store.transaction() as tx:
             if result.printed:

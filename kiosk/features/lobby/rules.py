@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Literal
 
+from foundation import i18n
 from foundation.config import ArrivalWindow, greeting_period
 
 ArrivalKind = Literal["on_time", "early", "late", "too_early", "too_late"]
@@ -64,19 +65,9 @@ def needs_representative(flags: Iterable[str], representative: bool | None) -> b
     return "child" in flags and representative is not True
 
 
-GREETINGS: dict[str, dict[str, str]] = {
-    "ru": {"morning": "Доброе утро!", "afternoon": "Добрый день!", "evening": "Добрый вечер!",
-           "day": "Здравствуйте!"},
-    "zh": {"morning": "早上好！", "afternoon": "下午好！", "evening": "晚上好！", "day": "您好！"},
-    "en": {"morning": "Good morning!", "afternoon": "Good afternoon!", "evening": "Good evening!",
-           "day": "Hello!"},
-}
-
-
 def greeting(local: datetime, lang: str) -> str:
     """The greeting of the hour in the patient's language; `local` is the site's wall clock."""
-    texts = GREETINGS.get(lang, GREETINGS["en"])
-    return texts[greeting_period(local.time())]
+    return i18n.text("greeting." + greeting_period(local.time()), lang)
 
 
 def _is_cjk(ch: str) -> bool:

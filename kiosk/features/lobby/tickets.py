@@ -1,10 +1,15 @@
 """Queue ticket numbers and the node's record of issued tickets.
 
-Numbers: the service's prefix letter and three digits, A001 ... A999, then A001 again (a queue
-issuing more than 999 tickets in a day wraps; on wrapping, numbers still waiting are skipped so
-two waiting tickets never share a number). Counters belong to the site's LOCAL day: the first
-ticket after local midnight is 001 whatever the UTC date. Every kiosk of the node goes through this
-one controller and one SQLite counter row per (day, prefix), moved inside BEGIN IMMEDIATE, so
+Numbers: the service's prefix letter and at least three digits. They count up per prefix and
+never repeat within a day: A001 ... A999, then the number widens to four digits, A1000 ...
+A9999. It never wraps, so a number called, a number still waiting and a number the core was
+told about stay distinct all day, even after a long core outage. The printed form stays
+short: at most five characters (it fits the receipt's big number and a four-digit LED board,
+whose Modbus register is a signed 16-bit number). Ten thousand tickets of one prefix in one
+day is beyond any entrance: the 10,000th is refused with `tickets_exhausted` rather than
+repeat a number. Counters belong to the site's LOCAL day: the first ticket after local
+midnight is 001 whatever the UTC date. Every kiosk of the node goes through this one
+controller and one SQLite counter row per (day, prefix), moved inside BEGIN IMMEDIATE, so
 numbers are unique across kiosks.
 
 Two steps, because the paper and the core's `checkin` request must carry the number before the
@@ -22,18 +27,18 @@ kiosk/calls.py through the controller's on_call hook).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from foundation.store import Store, Tx, schema
+from foundation.store import Store, Tx
+from mqtt.rpc import RequestError
 
-MAX_NUMBER = 999
+MAX_NUMBER = 9999  # four digits at most: see above
 
 
-@schema
 def _create(db) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS ticket_counters (
         day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (day, prefix))""")
@@ -48,12 +53,18 @@ def _create(db) -> None:
 
 
 def format_number(prefix: str, n: int) -> str:
+    """Three digits, four past 999: A001, A999, A1000."""
     return f"{prefix}{n:03d}"
 
 
+class TicketsExhausted(RequestError):
+    def __init__(self, prefix: str):
+        super().__init__("tickets_exhausted", f"all {MAX_NUMBER} numbers of prefix {prefix} are used today")
+
+
 def next_after(last: int) -> int:
-    """1..999, then 1 again."""
-    return last % MAX_NUMBER + 1
+    """The next number of the day: never back to 1, so never a repeat."""
+    return last + 1
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class IssuedTicket:
 class TicketBook:
     def __init__(self, store: Store, tz: ZoneInfo):
         self.store = store
+        store.ensure(_create)
         self.tz = tz
         self._lock = threading.Lock()
         self._inflight: dict[str, Reservation] = {}  # day/number -> reserved, not yet recorded
@@ -123,13 +135,8 @@ class TicketBook:
     def _next_number(self, tx: Tx, day: str, prefix: str) -> str:
         row = tx.execute("SELECT last FROM ticket_counters WHERE day = ? AND prefix = ?", (day, prefix)).fetchone()
         n = next_after(row[0] if row else 0)
-        for _ in range(MAX_NUMBER):  # only after a wrap can a number still be waiting
-            number = format_number(prefix, n)
-            taken = tx.execute("SELECT 1 FROM tickets WHERE day = ? AND number = ? AND state = 'waiting'",
-                               (day, number)).fetchone() or f"{day}/{number}" in self._inflight
-            if not taken:
-                break
-            n = next_after(n)
+        if n > MAX_NUMBER:
+            raise TicketsExhausted(prefix)  # the transaction rolls back: the counter stays
         tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES (?, ?, ?) "
                    "ON CONFLICT (day, prefix) DO UPDATE SET last = excluded.last", (day, prefix, n))
         return format_number(prefix, n)

@@ -176,3 +176,39 @@ def free_slots(appointments: list[CoreAppointment], site_id: str, specialty: str
 def on_grid(start: datetime, day: date, tz: ZoneInfo) -> bool:
     """True when `start` is one of the day's 15-minute slot starts."""
     return start in set(day_grid(day, tz))
+
+
+def large_day_roster(size: int) -> list[DoctorInfo]:
+    """Enough doctors for `size` appointments on the whole-day grid: the fixed roster first, then
+    numbered colleagues in every specialty (a real site: 40 specialties, hundreds of doctors)."""
+    needed = -(-size // (24 * 4))
+    roster = list(DOCTORS)
+    count = {s: len(doctors_of(s)) for s in SPECIALTIES}
+    k = 0
+    while len(roster) < needed:
+        base = DOCTORS[k % len(DOCTORS)]
+        count[base.specialty] = n = count[base.specialty] + 1
+        roster.append(DoctorInfo(f"d-{base.specialty}-{n}", f"Врач {base.specialty} {n}", base.specialty,
+                                 f"{base.room}-{n}", base.floor))
+        k += 1
+    return roster
+
+
+def generate_large_day(site_id: str, tz: ZoneInfo | str, day: date, seed: int, size: int) -> list[CoreAppointment]:
+    """`size` appointments of `site_id` spread over the whole day (every 15-minute slot of a large
+    roster), for scale tests and benchmarks; same arguments, same day. Quick: no demo buckets."""
+    tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    rng = random.Random(f"devcore-large:{seed}:{site_id}:{day.isoformat()}:{size}")
+    grid = day_grid(day, tz)
+    roster = large_day_roster(size)
+    codes: set[str] = set()
+    phones: set[str] = set()
+    out = []
+    for i in range(size):
+        pick = (roster[i // len(grid)], grid[i % len(grid)])
+        draw = rng.random()
+        out.append(_appointment(rng, site_id, day, pick, codes, phones, cancelled=draw < CANCELLED_SHARE,
+                                box=CANCELLED_SHARE <= draw < CANCELLED_SHARE + BOX_SHARE,
+                                first_visit=draw > 1 - FIRST_VISIT_SHARE))
+    out.sort(key=lambda a: (a.start, a.doctor_id))
+    return out

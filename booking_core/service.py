@@ -23,7 +23,7 @@ from booking_core.inbox import EventInbox
 from booking_core.records import CoreAppointment
 from booking_core.requests import CoreRequests
 from booking_core.scenario import DemoCaller
-from booking_core.schedule import generate_schedule
+from booking_core.schedule import generate_large_day, generate_schedule
 from booking_core.store import CoreStore
 from booking_core.testing import StandInTestApi
 from foundation.config import VestibuleConfig
@@ -44,8 +44,9 @@ class DevCore(StandInTestApi):
     def __init__(self, config: VestibuleConfig, db_path: str | Path, *, demo: bool, call_interval_s: float | None,
                  seed: int = 1, client_id: str | None = None, repeat_one_in: int = 8,
                  username: str | None = None, password: str | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, day_size: int | None = None):
         self.config = config
+        self.day_size = day_size  # a large generated day (scale tests, benchmarks) instead of the demo's
         self.site = config.site.id
         self.tz = config.site.tz
         self.topics = SiteTopics(self.site)
@@ -179,7 +180,10 @@ class DevCore(StandInTestApi):
         if generated and not stale:
             log.info("schedule %s kept from the database (v%d)", day, self.store.version(day))
             return
-        appointments = generate_schedule(self.site, self.tz, day, now, self.seed, demo=self.demo)
+        if self.day_size:
+            appointments = generate_large_day(self.site, self.tz, day, self.seed, self.day_size)
+        else:
+            appointments = generate_schedule(self.site, self.tz, day, now, self.seed, demo=self.demo)
         version = self.store.replace_day(day, appointments, int(now.timestamp()))
         own = sum(1 for a in appointments if a.site == self.site)
         log.info("schedule %s generated: %d appointments, %d of other sites (seed %d%s), v%d%s", day, own,

@@ -38,8 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_status)
 
-    prn = dsub.add_parser("print", help="print a sample ticket or receipt")
-    prn.add_argument("--printer", required=True, help="printer URL")
+    prn = dsub.add_parser("print", help="print a sample ticket or receipt (or render it to a PNG)")
+    where = prn.add_mutually_exclusive_group(required=True)
+    where.add_argument("--printer", help="printer URL")
+    where.add_argument("--preview", metavar="FILE.png", help="render what a printer would print to FILE.png")
     prn.add_argument("--sample", choices=["ticket", "receipt"], default="ticket")
     prn.add_argument("--lang", choices=["ru", "zh", "en"], default="ru")
     prn.add_argument("--profile", default=None, help="python-escpos printer profile (code pages)")
@@ -109,6 +111,8 @@ def _status(args) -> int:
 
 
 def _print(args) -> int:
+    if args.preview:
+        return _tool("printer").preview_sample(args.preview, args.sample, args.lang, sys.stdout, profile=args.profile)
     return _guarded(_tool("printer").print_sample, args.printer, args.sample, args.lang, sys.stdout,
                     profile=args.profile)
 

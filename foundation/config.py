@@ -12,7 +12,8 @@ from typing import Annotated, Callable, Literal, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 LANGUAGES = ("ru", "zh", "en")
 Lang = Literal["ru", "zh", "en"]
@@ -20,9 +21,16 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # safe as an MQTT topic level: no + #
 # A room as a call can carry it (core/cmd/call: 1-16 characters) and as calls are matched to
 # boards (exactly): no surrounding spaces, no control characters. See docs/config.md.
 ROOM_MAX = 16
-_EDGE, _INNER = r"[^\s\x00-\x1f\x7f]", r"[^\x00-\x1f\x7f]"
-Room = Annotated[str, Field(pattern=f"^{_EDGE}(?:{_INNER}{{0,{ROOM_MAX - 2}}}{_EDGE})?$",
-                            description="a room as calls name it: 1-16 characters, no surrounding spaces")]
+
+
+def _callable_room(value: str) -> str:
+    if not 1 <= len(value) <= ROOM_MAX or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{value!r} can never be a call's room (1-{ROOM_MAX} characters, "
+                         "no spaces around it, no control characters)")
+    return value
+
+
+Room = Annotated[str, AfterValidator(_callable_room)]
 
 
 class Strict(BaseModel):
@@ -59,11 +67,21 @@ class NodeConfig(Strict):
                                 description="days personal data (cached schedule, check-ins) is kept")
 
 
+SCHEDULE_SUFFIX = "-schedule"  # the broker user of the controller's schedule connection
+
+
 class BrokerConfig(Strict):
     url: str = Field(description="mqtt://HOST:PORT (or mqtts://)")
     username: str | None = None
     password_file: Path | None = Field(default=None, description="file holding the password (never inline)")
     keepalive_s: int = Field(default=15, ge=5, le=600)
+    max_payload_mib: int = Field(default=64, ge=1, le=255,
+                                 description="largest MQTT payload the node reads (a 100,000-appointment day is ~46 MB); "
+                                             "a larger command is answered too_large")
+
+    @property
+    def max_payload(self) -> int:
+        return self.max_payload_mib * 1024 * 1024
 
     @field_validator("url")
     @classmethod
@@ -90,6 +108,21 @@ class BrokerConfig(Strict):
         if self.password_file is None:
             return None
         return self.password_file.read_text(encoding="utf-8").strip()
+
+    @property
+    def schedule_password_file(self) -> Path | None:
+        """The schedule connection's password, beside the controller's: `<user>-schedule.password`."""
+        if self.password_file is None or not self.username:
+            return None
+        return self.password_file.with_name(f"{self.username}{SCHEDULE_SUFFIX}.password")
+
+    def schedule_credentials(self) -> tuple[str | None, str | None]:
+        """The broker user of the controller's second connection, which takes the day's schedule
+        (client id = user name on the site broker, so it cannot share the controller's user)."""
+        if not self.username:
+            return None, None
+        path = self.schedule_password_file
+        return self.username + SCHEDULE_SUFFIX, (path.read_text(encoding="utf-8").strip() if path else None)
 
 
 class CoreConfig(Strict):
@@ -151,6 +184,11 @@ class ScreeningConfig(Strict):
 class KioskConfig(Strict):
     idle_timeout_s: float = Field(default=45.0, ge=10, le=600,
                                   description="seconds without a touch before the kiosk starts over and forgets the input")
+    dpi: float = Field(default=96.0, ge=40, le=600,
+                       description="the touch screen's pixels per inch (e.g. 1920 px across a 21.5\" panel: 102); "
+                                   "sizes targets and text in millimetres")
+    speaker: bool = Field(default=False, description="the kiosk has a speaker: in accessibility mode the result "
+                                                     "is read aloud by the offline voice of the call boards")
 
 
 class ServiceConfig(Strict):
@@ -349,6 +387,8 @@ def parse_config(data: dict, path: Path = Path("<config>"), checks: Sequence[Con
                 msg = "unknown key (misspelt? see config/example.toml)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
+            elif err["type"] == "value_error":
+                msg = msg.removeprefix("Value error, ")
             problems.append((_key_path(err["loc"]), msg))
         raise ConfigError(path, sorted(set(problems), key=problems.index)) from None
     if problems:

@@ -13,8 +13,9 @@ import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
@@ -200,7 +201,10 @@ class Store:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield Tx(self.conn)
+                    tx = Tx(self.conn)
+                    yield tx
+                    for hook in _joined.get():  # e.g. a request's retry key, atomically with its effects
+                        hook(self, tx)
                     self.conn.execute("COMMIT")
                 except BaseException:
                     if self.conn.in_transaction:
@@ -277,3 +281,17 @@ class Store:
         self._closed.set()
         with self.lock:
             self.conn.close()
+
+
+_joined: ContextVar[tuple] = ContextVar("store_joined_hooks", default=())
+
+
+@contextmanager
+def joined_to_commits(hook: Callable[[Store, Tx], None]) -> Iterator[None]:
+    """Inside this block (this thread's context), `hook(store, tx)` writes into every transaction
+    before it commits: e.g. the mark that a request's effects are committed, atomically with them."""
+    token = _joined.set(_joined.get() + (hook,))
+    try:
+        yield
+    finally:
+        _joined.reset(token)

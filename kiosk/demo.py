@@ -20,17 +20,19 @@ import time
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from foundation.children import die_with_parent
-from kiosk.node.config import load_node_config as load_config, parse_node_config as parse_config
+from kiosk.node.config import load_node_config as load_config
+from kiosk.node.config import parse_node_config as parse_config
 from mqtt.broker import Broker
 from mqtt.client import MqttClient, RequestTimeout
 from mqtt.models import ScheduleSnapshot
 from mqtt.topics import NodeTopics
 
 ROOT = Path(__file__).resolve().parents[1]
+TRY_AGAIN_S = 300  # the "try" codes are printed again this often while the kiosk window is open
 
 
 def _toml_value(value) -> str:
@@ -158,10 +160,15 @@ class Scenario:
         return [a for a in self.schedule.appointments
                 if a.status == "booked" and a.booking not in self.used and earliest < a.start - now < latest]
 
-    def codes_to_try(self) -> list[str]:
-        """Booking codes a person at the demo kiosk can type, one per path through the flow."""
+    def codes_to_try(self, core_db: Path | None = None) -> list[str]:
+        """Booking codes a person at the demo kiosk can type, one per path through the flow, and a
+        phone number with its birth date. Each pick is the one whose check-in window stays open
+        longest from now (starts latest while already open), and the list is printed again every
+        few minutes, so what is on the terminal never goes stale."""
         lines = []
-        due = self.booked(-timedelta(minutes=20), timedelta(minutes=20))
+        arrival = self.config.arrival
+        opened = self.booked(-timedelta(minutes=arrival.late_minutes - 2), timedelta(minutes=arrival.early_minutes - 1))
+        due = sorted(opened, key=lambda a: a.start, reverse=True)
         picks = [
             ("due now", [a for a in due if not a.flags and not a.patient.first_visit]),
             ("first visit: registration first", [a for a in due if a.patient.first_visit and not a.flags]),
@@ -173,6 +180,11 @@ class Scenario:
         for what, found in picks:
             if found:
                 lines.append(f"{found[0].booking:10s} {what}")
+        plain = [a for a in due if not a.flags and not a.patient.first_visit]
+        person = _phone_and_birth(core_db, plain[0].booking) if core_db and plain else None
+        if person:
+            phone, birth = person
+            lines.append(f"phone {phone}, born {birth:%d.%m.%Y}: \"find by phone\" (the fictional patient of {plain[0].booking})")
         return lines
 
     def step(self) -> None:
@@ -327,6 +339,16 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
+def _phone_and_birth(db: Path, booking: str):
+    """The stand-in core's fictional patient of `booking`: (phone, birth date), or None."""
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute("SELECT phone, birth_date FROM appointments WHERE booking = ?", (booking,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return (row[0], date.fromisoformat(row[1])) if row else None
+
+
 def _inbox_count(db: Path) -> int:
     try:
         with sqlite3.connect(db) as conn:
@@ -408,10 +430,14 @@ def run_demo(args) -> int:
                 spawn("board-tv-1", ["board", "--config", str(config_path), "--board", "tv-1", "--windowed",
                                      "--size", "fit", "--at", "1290,0"])
             say("demo    the kiosk window is open (and the TV board beside it); close it or press Ctrl-C to stop")
-            for line in scenario.codes_to_try():
-                say(f"try     {line}")
             try:
-                ui.wait()
+                while ui.poll() is None:
+                    for line in scenario.codes_to_try(core_db):
+                        say(f"try     {line}")
+                    try:
+                        ui.wait(timeout=TRY_AGAIN_S)
+                    except subprocess.TimeoutExpired:
+                        say("demo    fresh codes (the earlier ones' check-in windows move on):")
             except KeyboardInterrupt:
                 pass
     finally:

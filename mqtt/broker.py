@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from foundation.children import die_with_parent
+from mqtt.client import broker_message_limit
 
 
 def free_port() -> int:
@@ -51,6 +52,8 @@ class Broker:
             # Without it Nagle holds small answers until the peer's delayed ACK: ~40 ms a hop.
             "set_tcp_nodelay true",
             "max_queued_messages 200000",
+            # a large site's day is one ~46 MB retained snapshot; see mqtt.client.DEFAULT_MAX_PAYLOAD
+            f"message_size_limit {broker_message_limit()}",
             "log_dest stderr",
             "log_type error",
             "log_type warning",

@@ -4,6 +4,7 @@ Users (each its own password file, `<user>.password`):
   controller    the node daemon                core          the booking core (or the stand-in)
   kiosk-N       each kiosk touch-screen UI     screening-N   each screening-post UI
   <display id>  each call board (a board UI shows calls only, never core/schedule/#: personal data)
+  doctor        `vestibule provision doctor`: reads the statuses only
 
 The listener sets `use_username_as_clientid`: the broker replaces whatever client id a client
 sends with its user name, so nobody can connect under another client's id (and disconnect it)
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.config import VestibuleConfig
+from mqtt.client import broker_message_limit
 
-ROLES = ("controller", "core", "kiosk", "screening", "board")
+ROLES = ("controller", "schedule", "core", "kiosk", "screening", "board", "doctor")
 _KIOSK = re.compile(r"^kiosk-[0-9]+$")
 _SCREENING = re.compile(r"^screening-[0-9]+$")
+_BOARD = re.compile(r"^board-[a-z0-9-]+$")
 
 
 @dataclass(frozen=True)
@@ -34,20 +37,27 @@ class BrokerUser:
 
 
 CONTROLLER = BrokerUser("controller", "controller")
+# the controller's second connection, which takes the day's schedule (up to ~46 MB) so that its
+# commands never queue behind it; a user of its own, since the client id is the user name
+SCHEDULE = BrokerUser("controller-schedule", "schedule")
 CORE = BrokerUser("core", "core")
+# The technician's checks log in as their own user: logging in as a service's user would take
+# over (disconnect) that service, its client id being its user name.
+DOCTOR = BrokerUser("doctor", "doctor")
 
 
 def users_from_config(config: VestibuleConfig) -> list[BrokerUser]:
     """controller, core, a user per kiosk and screening post (devices' roles kiosk-N, screening-N),
-    one per display device (its id) and one per TV board of `[boards.ID]` (its id)."""
+    one per call board (a display device's id, a device role board-X naming a board screen, or a TV
+    board of `[boards.ID]`), and the doctor."""
     roles = {dev.role for dev in config.devices.values() if dev.role}
-    users = [CONTROLLER, CORE]
+    users = [CONTROLLER, SCHEDULE, CORE]
     users += [BrokerUser(r, "kiosk") for r in sorted(roles) if _KIOSK.match(r)]
     users += [BrokerUser(r, "screening") for r in sorted(roles) if _SCREENING.match(r)]
-    users += [BrokerUser(name, "board") for name in sorted(config.devices_of("display"))]
-    users += [BrokerUser(name, "board") for name in sorted(config.boards)  # the TV boards' apps
-              if name not in config.devices_of("display")]
-    return users
+    boards = set(config.devices_of("display")) | {r for r in roles if _BOARD.match(r)}  # a TV board's screen
+    boards |= set(config.boards)  # the TV boards' apps (vestibule board --board ID)
+    users += [BrokerUser(name, "board") for name in sorted(boards)]
+    return users + [DOCTOR]
 
 
 def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
@@ -78,6 +88,8 @@ def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
             ("write", f"{root}/reply/screening/#"),
             ("write", f"{root}/reply/core/#"),
         ]
+    if user.role == "schedule":
+        return [("read", f"{root}/core/status"), ("read", f"{root}/core/schedule/#")]
     if user.role == "core":
         return [
             ("write", f"{root}/core/#"),
@@ -92,6 +104,12 @@ def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
         ]
     if user.role in ("kiosk", "screening"):
         return ui_common + [("read", f"{root}/reply/{user.role}/{user.name}")]
+    if user.role == "doctor":
+        return [
+            ("read", f"{root}/core/status"),
+            ("read", f"{n}/status"),
+            ("read", f"{n}/dev/+/status"),
+        ]
     if user.role == "board":
         return [
             ("read", f"{n}/board/state"),
@@ -131,6 +149,7 @@ def render_conf(directory: Path, port: int = 1883, bind: str = "127.0.0.1", *,
         f"persistence_location {persistence_location}/",
         "autosave_interval 60",  # the broker is a secondary buffer; the outbox is the record
         "max_queued_messages 200000",
+        f"message_size_limit {broker_message_limit()}",  # payload bytes: a large site's day is ~46 MB
         "set_tcp_nodelay true",  # request/response and calls are small packets: no Nagle delay
         f"log_dest {log_dest}",
         "",

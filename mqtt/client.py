@@ -27,7 +27,17 @@ from mqtt.reply_policy import ReplyPolicy
 log = logging.getLogger("vestibule.mqtt")
 
 MessageHandler = Callable[[paho.MQTTMessage], None]
-MAX_PAYLOAD = 256 * 1024  # larger payloads are refused unread: nothing in the contract comes near
+# Payloads above the limit are never parsed: a command gets `too_large`, anything else a log line.
+# A whole day's schedule of a large site is ~46 MB of JSON (100,000 appointments), hence 64 MiB.
+DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
+# The broker's own limit sits a little above the clients': a request just over a client's limit
+# still reaches it and is answered `too_large`; beyond the broker's the publisher gets a PUBACK error.
+BROKER_HEADROOM = 1024 * 1024
+
+
+def broker_message_limit(max_payload: int = DEFAULT_MAX_PAYLOAD) -> int:
+    """Mosquitto's `message_size_limit` for clients whose limit is `max_payload`."""
+    return max_payload + BROKER_HEADROOM
 
 
 def set_nodelay(client: paho.Client) -> None:
@@ -64,8 +74,10 @@ def response_topic_of(request: paho.MQTTMessage) -> str | None:
 class MqttClient:
     def __init__(self, host: str, port: int, client_id: str, *, role: str, reply_topic: str | None = None,
                  username: str | None = None, password: str | None = None, tls: bool = False,
-                 keepalive: int = 15, max_inflight: int = 1000, session_expiry_s: int = 0):
+                 keepalive: int = 15, max_inflight: int = 1000, session_expiry_s: int = 0,
+                 max_payload: int = DEFAULT_MAX_PAYLOAD):
         self.client_id = client_id
+        self.max_payload = max_payload
         # 0: a clean session per connection (the node: its durable state is the outbox).
         # >0: the broker keeps subscriptions and queues QoS 1 messages that long while we are away.
         self.session_expiry_s = session_expiry_s
@@ -74,6 +86,7 @@ class MqttClient:
         self.reply_topic = reply_topic
         self.connected = threading.Event()
         self._subs: dict[str, int] = {}
+        self._handlers: dict[str, list[MessageHandler]] = {}
         self._pending: dict[bytes, Future] = {}
         self._pending_lock = threading.Lock()
         self._on_connect: list[Callable[[], None]] = []
@@ -132,9 +145,16 @@ class MqttClient:
         self.paho.loop_stop()
 
     # -- pub/sub ----------------------------------------------------------------------------
-    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1, *,
+                  oversize: MessageHandler | None = None) -> None:
+        """Run `handler` for each message on the filter (several handlers may share one filter,
+        each called in turn). A payload above max_payload goes to `oversize` instead, or is
+        dropped with a log line."""
         self._subs[topic_filter] = qos
-        self.paho.message_callback_add(topic_filter, self._guard(handler))
+        handlers = self._handlers.setdefault(topic_filter, [])
+        handlers.append(self._guard(handler, oversize))
+        if len(handlers) == 1:
+            self.paho.message_callback_add(topic_filter, lambda c, u, msg: [h(msg) for h in list(handlers)])
         if self.connected.is_set():
             self.paho.subscribe(topic_filter, qos)
 
@@ -242,14 +262,18 @@ class MqttClient:
         except Exception:
             log.exception("callback %s failed", getattr(fn, "__name__", fn))
 
-    @staticmethod
-    def _guard(handler: MessageHandler):
-        def run(client, userdata, msg):
-            if len(msg.payload) > MAX_PAYLOAD:
-                log.warning("dropping %d-byte message on %s (limit %d)", len(msg.payload), msg.topic, MAX_PAYLOAD)
-                return
+    def _guard(self, handler: MessageHandler, oversize: MessageHandler | None):
+        def run(msg):
             try:
-                handler(msg)
+                if len(msg.payload) > self.max_payload:
+                    if oversize is None:
+                        log.warning("dropping %d-byte message on %s (limit %d)", len(msg.payload), msg.topic,
+                                    self.max_payload)
+                        return
+                    handler_now = oversize
+                else:
+                    handler_now = handler
+                handler_now(msg)
             except Exception:  # one bad message must never stop the network thread
                 log.exception("handler for %s failed", msg.topic)
         return run

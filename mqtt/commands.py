@@ -85,7 +85,7 @@ class TicketResult(Strict):
     ahead: int
     printed: bool
     doctor: str | None = None  # a specialty walk-in: the least-loaded doctor of the day
-    wait_minutes: float | None = None  # the queue's estimate (queue feature); None: not known yet
+    wait_minutes: int | None = None  # the queue's estimate in whole minutes (queue feature); None: not known yet
     message: str
 
 
@@ -138,6 +138,9 @@ class FeedbackCommand(Request):
     booking: BookingCode | None = None
     comment: str | None = Field(default=None, max_length=500)
     lang: Lang = "ru"
+    # the patient agreed to be called back (asked only at a low score); staff call the number of
+    # the booking or ask at the desk: the phone number itself never goes on the wire
+    call_back: bool = False
 
 
 class KioskInfoCommand(Request):
@@ -158,7 +161,7 @@ class ServiceInfo(Strict):
     floor: int | None
     specialty: str | None
     waiting: int | None = None  # tickets waiting now (queue feature); None: no queue state on this node
-    wait_minutes: float | None = None  # estimated wait; None: not enough calls today
+    wait_minutes: int | None = None  # estimated wait, whole minutes; None: not enough calls today
 
 
 class PrinterInfo(Strict):
@@ -183,6 +186,11 @@ class KioskInfoResult(Strict):
 # sends `ticket` with service RECEPTION_SERVICE); the error message says so in the patient's language.
 RECEPTION_OFFERED = frozenset({"not_found", "cancelled", "other_site", "too_late", "refused"})
 RECEPTION_SERVICE = "registration"
+
+
+# Commands that issue something: a retry with the same `transaction` from the same client answers
+# the first result and issues nothing again (mqtt/replies.py; docs/contract.md).
+IDEMPOTENT_COMMANDS = frozenset({"ticket", "checkin", "sameday.book", "feedback", "screening.complete"})
 
 
 COMMAND_MODELS = {

@@ -19,8 +19,11 @@ from typing import TextIO
 from mqtt import broker_config
 from provisioning import units
 
-# Which system user runs the service that connects as each broker user (units.py).
-SERVICE_USER = {"controller": units.SERVICE_USER, "core": units.SERVICE_USER}
+# Which system user runs the service that connects as each broker user (units.py); the doctor's
+# is the technician's (root), every other one a UI's.
+DOCTOR_USER = broker_config.DOCTOR.name
+SERVICE_USER = {"controller": units.SERVICE_USER, "controller-schedule": units.SERVICE_USER, "core": units.SERVICE_USER,
+                DOCTOR_USER: "root"}
 
 
 def broker_users(config) -> list[str]:

@@ -8,6 +8,9 @@ check found a fault, 1 otherwise.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -33,6 +36,33 @@ class Check:
     state: str
     detail: str
     fix: str = ""
+
+
+def password_matches(passwords: Path, user: str, password: str) -> bool | None:
+    """Does Mosquitto's password file hold `password` for `user`? None when it has no entry.
+    `$7$` is PBKDF2-SHA512 (mosquitto_passwd 2.x), `$6$` salted SHA-512 (1.x)."""
+    try:
+        lines = passwords.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, _, entry = line.partition(":")
+        if name != user:
+            continue
+        parts = entry.split("$")
+        try:
+            if len(parts) == 5 and parts[1] == "7":
+                salt, digest = base64.b64decode(parts[3]), base64.b64decode(parts[4])
+                got = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(parts[2]), len(digest))
+            elif len(parts) == 4 and parts[1] == "6":
+                salt, digest = base64.b64decode(parts[2]), base64.b64decode(parts[3])
+                got = hashlib.sha512(password.encode() + salt).digest()
+            else:
+                return False
+        except ValueError:
+            return False
+        return hmac.compare_digest(got, digest)
+    return None
 
 
 class Doctor:
@@ -101,7 +131,7 @@ class Doctor:
         return None, client
 
     def check_broker(self) -> None:
-        from provisioning.credentials import broker_users
+        from provisioning.credentials import DOCTOR_USER, broker_users
         b = self.config.broker
         try:
             with socket.create_connection((b.host, b.port), timeout=MQTT_TIMEOUT_S):
@@ -123,28 +153,31 @@ class Doctor:
             self.add("broker", OK, f"broker at {b.host}:{b.port} answers (no per-user password files to check)")
             self._read_retained(client)
             return
-        reader = None
-        # a kiosk or post user may read the core's status and the devices' statuses; a node with
-        # no screen of either reads the core's status as the controller
-        users.sort(key=lambda u: not u.startswith(("kiosk", "screening")))
+        # The broker makes a client's id its user name: logging in as a service's user would
+        # disconnect that service. Each password file is checked against the broker's hashes
+        # instead, and the doctor logs in only as its own user.
         for user in users:
             password = (directory / f"{user}.password").read_text(encoding="utf-8").strip()
-            refused, client = self._connect(user, password)
-            if refused:
-                self.add(f"broker user {user}", FAULT,
-                         f"the broker refused {user} with the password in {directory / (user + '.password')} ({refused})",
+            matches = password_matches(directory / "passwords", user, password)
+            if not matches:
+                hashes, secret = directory / "passwords", directory / f"{user}.password"
+                why = (f"the broker's password file {hashes} has no entry for {user}" if matches is None
+                       else f"{secret} does not match {user}'s hash in the broker's password file {hashes}")
+                self.add(f"broker user {user}", FAULT, why,
                          f"the password file and the broker's hashes differ: `vestibule provision credentials "
                          f"--config {self.config_path} --out {directory} --rotate {user}`, then "
                          f"`sudo systemctl reload mosquitto` and restart the {user} service")
                 continue
-            self.add(f"broker user {user}", OK, f"{user} logs in")
-            if reader is None and user.startswith(("kiosk", "screening", "controller")):
-                reader = client  # may read the core's status and the node's device statuses
-            else:
-                client.disconnect()
-                client.loop_stop()
-        if reader is not None:
-            self._read_retained(reader)
+            self.add(f"broker user {user}", OK, f"{user}'s password file matches the broker's")
+        if DOCTOR_USER not in users:
+            return
+        password = (directory / f"{DOCTOR_USER}.password").read_text(encoding="utf-8").strip()
+        refused, client = self._connect(DOCTOR_USER, password)
+        if refused:
+            self.add("broker login", FAULT, f"the broker refused {DOCTOR_USER} ({refused}) although its hash matches",
+                     "the broker has not reread its password file: `sudo systemctl reload mosquitto`")
+            return
+        self._read_retained(client)
 
     def _read_retained(self, client) -> None:
         from mqtt.topics import NodeTopics

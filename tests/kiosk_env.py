@@ -92,6 +92,9 @@ class KioskEnv:
     printer_options: dict = field(default_factory=lambda: {"scripts": ["latin", "cyrillic", "cjk"],
                                                            "cyrillic_codepage": 17})
     config_overrides: dict = field(default_factory=dict)
+    core_options: dict = field(default_factory=dict)  # DevCore keywords, e.g. day_size for a large day
+    startup_wait: float = WAIT
+    second_kiosk: bool = False  # a kiosk-2 configured too (its scanner), sharing the only printer
     core: DevCore | None = None
     controller: object = None
     ui: MqttClient | None = None
@@ -103,6 +106,8 @@ class KioskEnv:
         self.sim.start()
         devices = {"printer-1": {"kind": "printer", "protocol": "escpos", "url": f"serial://{self.sim.link_path}",
                                  "role": KIOSK, "options": self.printer_options}}
+        if self.second_kiosk:  # a kiosk is configured by a device serving it (kiosk/node/known_clients.py)
+            devices["scanner-2"] = {"kind": "scanner", "protocol": "cdc", "url": "sim://scanner", "role": "kiosk-2"}
         self.config = make_config(self.tmp, self.broker.url, devices=devices, **self.config_overrides)
         self.start_core()
         self.controller = build_controller(self.config, clock=self.clock)
@@ -110,15 +115,15 @@ class KioskEnv:
         self.ui = self.new_ui("kiosk-ui-1")
         wait_until(lambda: self.controller.client.connected.is_set(), what="controller connected")
         wait_until(lambda: self.controller.relay.core_online, what="core online at the controller")
-        wait_until(lambda: self.controller.schedule.day(self.today()), what="schedule cached")
+        wait_until(lambda: self.controller.schedule.day(self.today()), self.startup_wait, what="schedule cached")
         wait_until(lambda: self.printer_ready(), what="printer ready")
         return self
 
     def start_core(self) -> DevCore:
         self.core = DevCore(self.config, self.tmp / "core.db", demo=True, call_interval_s=None, seed=7,
-                            clock=self.clock)
+                            clock=self.clock, **self.core_options)
         self.core.start()
-        assert self.core.wait_ready(WAIT), "stand-in core did not come up"
+        assert self.core.wait_ready(self.startup_wait), "stand-in core did not come up"
         return self.core
 
     def stop_core(self) -> None:
@@ -219,7 +224,7 @@ def node_rows(controller) -> str:
     store = controller.store
     out = []
     for table in store.db.table_names():
-        if table == "schedule":
+        if table in ("schedule", "replies"):  # the cached day; first answers kept an hour for retries
             continue
         for row in store.query(f'SELECT * FROM "{table}"'):
             out.append(repr(row))

@@ -40,16 +40,21 @@ QUIET = 0.6  # how long a refused message is given to show up anyway
 COLUMNS = ["connect", "wrong password", "anonymous", "read schedule", "publish call", "publish event",
            "retained core status", "send node command", "read own answers", "read other's answers",
            "take over another id"]
+ASKERS = ("controller", "core", "kiosk", "screening")  # the roles that have a reply topic
 # The design, written out by hand (not derived from the ACL generator): True = allowed.
 # None = not applicable (a board has no reply topic).
 DESIGN = {
     "controller":   [True, False, False, True,  False, True,  False, False, True,  False, False],
+    # the controller's second connection: the day's schedule and the core's status, nothing else
+    "controller-schedule": [True, False, False, True, False, False, False, False, None, False, False],
     "core":         [True, False, False, False, True,  False, True,  True,  True,  False, False],
     "kiosk-1":      [True, False, False, False, False, False, False, True,  True,  False, False],
     "kiosk-2":      [True, False, False, False, False, False, False, True,  True,  False, False],
     "screening-1":  [True, False, False, False, False, False, False, True,  True,  False, False],
     **{board:       [True, False, False, False, False, False, False, False, None,  False, False]
-       for board in ("board-floor1", "board-floor2", "board-floor3", "board-floor4", "board-lab", "tv-1", "tv-lab")},
+       for board in ("board-floor1", "board-floor2", "board-floor3", "board-floor4", "board-lab", "tv-1",
+                     "tv-lab")},
+    "doctor":       [True, False, False, False, False, False, False, False, None,  False, False],
 }
 
 
@@ -170,7 +175,7 @@ def observe(port: int, users: list[BrokerUser], passwords: dict[str, str]) -> di
         row["publish event"] = core.saw(marks["publish event"])
         row["retained core status"] = ctl.saw(marks["retained core status"])
         row["send node command"] = ctl.saw(marks["send node command"])
-        row["read own answers"] = subject.saw(marks["read own answers"]) if user.role != "board" else None
+        row["read own answers"] = subject.saw(marks["read own answers"]) if user.role in ASKERS else None
         row["read other's answers"] = subject.saw(marks["read other's answers"])
         if subject not in (ctl, core):
             subject.close()
@@ -205,9 +210,9 @@ def observe(port: int, users: list[BrokerUser], passwords: dict[str, str]) -> di
 def render(matrix: dict[str, list[bool | None]]) -> str:
     cell = {True: "allowed", False: "refused", None: "n/a"}
     widths = [max(len(c), 7) for c in COLUMNS]
-    lines = ["user".ljust(13) + " | " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths))]
+    lines = ["user".ljust(13) + " | " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
     for name, row in matrix.items():
-        lines.append(name.ljust(13) + " | " + " | ".join(cell[v].ljust(w) for v, w in zip(row, widths)))
+        lines.append(name.ljust(13) + " | " + " | ".join(cell[v].ljust(w) for v, w in zip(row, widths, strict=True)))
     return "\n".join(lines)
 
 
@@ -225,7 +230,7 @@ def test_acl_matrix_for_every_user_as_observed_on_the_real_broker(site_broker):
     matrix = observe(port, users, passwords)
     print("\nACL matrix observed on Mosquitto with the generated configuration:\n" + render(matrix))
     mismatches = [f"{name}: {col}: observed {got}, designed {want}"
-                  for name, row in matrix.items() for col, got, want in zip(COLUMNS, row, DESIGN[name])
+                  for name, row in matrix.items() for col, got, want in zip(COLUMNS, row, DESIGN[name], strict=True)
                   if got != want]
     assert not mismatches, "\n".join(mismatches)
 
@@ -247,7 +252,8 @@ def test_the_controller_answers_the_kiosk_ui_through_the_generated_acl(site_brok
     """Client ids and reply topics of the real controller and kiosk client match what the ACL allows."""
     from ui.kiosk_client import KioskClient, kiosk_password
     port, _, _, directory = site_broker
-    config = make_config(tmp_path, f"mqtt://127.0.0.1:{port}",
+    printer = {"printer-1": {"kind": "printer", "protocol": "escpos", "url": "sim://printer", "role": "kiosk-1"}}
+    config = make_config(tmp_path, f"mqtt://127.0.0.1:{port}", devices=printer,  # kiosk-1 is this node's
                          broker={"username": "controller", "password_file": str(directory / "controller.password")})
     controller = build_controller(config)
     controller.start()
@@ -262,6 +268,31 @@ def test_the_controller_answers_the_kiosk_ui_through_the_generated_acl(site_brok
         assert kiosk.mqtt.reply_topic == f"{R}/reply/kiosk/kiosk-1"
     finally:
         kiosk.stop()
+        controller.stop()
+
+
+def test_the_controller_answers_the_screening_post_through_the_generated_acl(site_broker, tmp_path):
+    from ui.screening_client import ScreeningClient, screening_password
+    port, _, _, directory = site_broker
+    posts = {"oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": "sim://oximeter", "role": "screening-1"},
+             "thermometer-1": {"kind": "thermometer", "protocol": "bridge", "url": "sim://thermometer",
+                               "role": "screening-1"}}
+    config = make_config(tmp_path, f"mqtt://127.0.0.1:{port}", devices=posts,
+                         broker={"username": "controller", "password_file": str(directory / "controller.password")})
+    controller = build_controller(config)
+    controller.start()
+    post = ScreeningClient(config, "screening-1", post=lambda fn: fn(),
+                           password=screening_password(config, None, "screening-1"))
+    post.start()
+    try:
+        assert wait_until(lambda: controller.client.connected.is_set() and post.mqtt.connected.is_set())
+        replies = []
+        post.call("screening.info", {"post": "screening-1", "lang": "en"}, replies.append)
+        assert wait_until(lambda: replies)
+        assert replies[0].ok, replies[0]  # answered on reply/screening/screening-1
+        assert post.mqtt.reply_topic == f"{R}/reply/screening/screening-1"
+    finally:
+        post.stop()
         controller.stop()
 
 
@@ -338,3 +369,34 @@ def test_core_stand_in_answers_only_the_controllers_reply_topics(node_config, tm
         bad.stop()
         core.stop()
 
+
+
+def test_the_doctor_checks_every_user_without_disconnecting_any(site_broker, tmp_path, capsys):
+    """Logging in as a service's user would take over its id: the doctor checks password files
+    against the broker's hashes and logs in only as its own user."""
+    import json as _json
+
+    import tomlkit
+
+    from kiosk.cli import main
+    from tests.conftest import ROOT
+    port, users, passwords, directory = site_broker
+    live = {name: Conn(port, name, passwords[name]) for name in ("controller", "core", "kiosk-1", "screening-1")}
+    doc = tomlkit.parse((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
+    doc["node"]["store"] = str(tmp_path / "node.db")
+    doc["broker"]["url"] = f"mqtt://127.0.0.1:{port}"
+    doc["broker"]["username"] = "controller"
+    doc["broker"]["password_file"] = str(directory / "controller.password")
+    config = tmp_path / "node.toml"
+    config.write_text(tomlkit.dumps(doc))
+    main(["provision", "doctor", "--json", "--config", str(config), "--rules", str(tmp_path / "none.rules"),
+          "--disk-min-free-mb", "1"])
+    checks = {c["name"]: c for c in _json.loads(capsys.readouterr().out)["checks"]}
+    try:
+        for user in users:
+            assert checks[f"broker user {user.name}"]["state"] == "ok", checks[f"broker user {user.name}"]
+        assert "broker login" not in checks
+        assert [name for name, conn in live.items() if conn.dropped.is_set()] == []
+    finally:
+        for conn in live.values():
+            conn.close()

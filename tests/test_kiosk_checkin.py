@@ -178,6 +178,7 @@ def test_first_visit_goes_to_registration_before_the_doctor(env):
     before = env.printed()
     data = env.ok("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
     assert data["route"] == "registration"
+    assert data["ticket"] == "N001"  # the registration letter, not the therapist's T
     assert "регистратуру (кабинет 1)" in data["message"] and "кабинет 12" in data["message"]
     assert "Сначала пройдите в регистратуру" in env.next_document(before).text_lines
     assert env.wait_events("checkin.completed")[0].data["route"] == "registration"
@@ -224,7 +225,7 @@ def test_preview_shows_the_appointment_to_confirm_without_issuing_anything(env):
 def test_a_check_in_the_core_refuses_is_not_issued_and_the_patient_goes_to_registration(env, monkeypatch):
     appt = env.booking(minutes=5)
     # the booking is cancelled at the core, and the node's cached snapshot has not heard yet
-    monkeypatch.setattr(env.controller.schedule, "accept", lambda payload, now: False)
+    monkeypatch.setattr(env.controller.schedule, "take", lambda topic_day, payload, epoch: None)
     env.core.cancel(appt.booking)
     before = env.printed()
     error = env.error("checkin", {"by": "code", "code": appt.booking, "lang": "ru"})
@@ -256,17 +257,18 @@ def test_purge_deletes_the_kiosk_rows_of_days_past_the_retention(env):
     assert [store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in tables] == [0] * len(tables)
 
 
-def test_one_code_scanned_at_two_kiosks_at_once_issues_one_ticket(env):
-    from concurrent.futures import ThreadPoolExecutor
-    appt = env.booking(minutes=5)
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda kiosk: env.ok("checkin", {"kiosk": kiosk, "by": "code", "code": appt.booking}),
-                                ["kiosk-1", "kiosk-2", "kiosk-1", "kiosk-2"]))
-    assert len({a["ticket"] for a in answers}) == 1, answers
-    env.wait_events("checkin.completed")
-    import time
-    time.sleep(1.0)  # any second issue would have been relayed by now
-    assert len(env.events("checkin.completed")) == 1
+def test_one_code_scanned_at_two_kiosks_at_once_issues_one_ticket(tmp_path, broker):
+    with kiosk_env(tmp_path, broker, second_kiosk=True) as env:
+        from concurrent.futures import ThreadPoolExecutor
+        appt = env.booking(minutes=5)
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda kiosk: env.ok("checkin", {"kiosk": kiosk, "by": "code", "code": appt.booking}),
+                                    ["kiosk-1", "kiosk-2", "kiosk-1", "kiosk-2"]))
+        assert len({a["ticket"] for a in answers}) == 1, answers
+        env.wait_events("checkin.completed")
+        import time
+        time.sleep(1.0)  # any second issue would have been relayed by now
+        assert len(env.events("checkin.completed")) == 1
 
 
 def test_logs_carry_no_name_phone_or_birth_date_through_check_ins_and_failures(env, caplog):

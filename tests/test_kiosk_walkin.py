@@ -73,29 +73,30 @@ def test_walk_ins_to_any_doctor_go_to_the_least_loaded_therapist(env):
     assert len(set(walk_ins)) >= 2 or len(doctors) == 1  # the load spreads
 
 
-def test_numbers_stay_unique_when_two_kiosks_ask_at_once(env):
-    second = env.new_ui("kiosk-ui-2")
-    numbers: list[str] = []
-    errors: list = []
-    lock = threading.Lock()
+def test_numbers_stay_unique_when_two_kiosks_ask_at_once(tmp_path, broker):
+    with kiosk_env(tmp_path, broker, second_kiosk=True) as env:
+        second = env.new_ui("kiosk-ui-2")
+        numbers: list[str] = []
+        errors: list = []
+        lock = threading.Lock()
 
-    def kiosk(ui, kiosk_id):
-        for _ in range(8):
-            answer = env.command("ticket", {"kiosk": kiosk_id, "service": "cashier", "lang": "ru"}, ui=ui)
-            with lock:
-                (numbers.append(answer.data["ticket"]) if answer.status == "ok" else errors.append(answer))
+        def kiosk(ui, kiosk_id):
+            for _ in range(8):
+                answer = env.command("ticket", {"kiosk": kiosk_id, "service": "cashier", "lang": "ru"}, ui=ui)
+                with lock:
+                    (numbers.append(answer.data["ticket"]) if answer.status == "ok" else errors.append(answer))
 
-    threads = [threading.Thread(target=kiosk, args=(env.ui, "kiosk-1")),
-               threading.Thread(target=kiosk, args=(second, "kiosk-2"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    assert sorted(numbers) == [f"C{n:03d}" for n in range(1, 17)]
-    env.wait_events("ticket.issued", count=16)
-    kiosks = {e.data["kiosk"] for e in env.events("ticket.issued")}
-    assert kiosks == {"kiosk-1", "kiosk-2"}
+        threads = [threading.Thread(target=kiosk, args=(env.ui, "kiosk-1")),
+                   threading.Thread(target=kiosk, args=(second, "kiosk-2"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert sorted(numbers) == [f"C{n:03d}" for n in range(1, 17)]
+        env.wait_events("ticket.issued", count=16)
+        kiosks = {e.data["kiosk"] for e in env.events("ticket.issued")}
+        assert kiosks == {"kiosk-1", "kiosk-2"}
 
 
 def test_numbers_restart_at_local_midnight(tmp_path, broker):

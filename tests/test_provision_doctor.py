@@ -82,7 +82,7 @@ def test_a_healthy_node_passes(node, capsys):
     code, checks = doctor(node, capsys)
     assert faults(checks) == {} and code == 0
     assert checks["device oximeter-1"]["detail"].endswith("oximeter/contec (model CMS50D+, vendor CONTEC, device_id SIM0001)")
-    for user in ("controller", "core", "screening-1"):  # one per client this config has
+    for user in ("controller", "core", "screening-1", "doctor"):  # one per client this config has
         assert checks[f"broker user {user}"]["state"] == "ok"
     assert checks["core"]["state"] == "ok"
 
@@ -106,7 +106,7 @@ def test_a_wrong_password_is_named_with_rotation_as_the_fix(node, capsys):
     (node["creds"] / "screening-1.password").write_text("not-the-password\n")
     code, checks = doctor(node, capsys)
     assert code == 1 and list(faults(checks)) == ["broker user screening-1"]
-    assert "refused screening-1" in checks["broker user screening-1"]["detail"]
+    assert "does not match screening-1's hash" in checks["broker user screening-1"]["detail"]
     assert "--rotate screening-1" in checks["broker user screening-1"]["fix"]
 
 

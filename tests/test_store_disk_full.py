@@ -136,7 +136,8 @@ def test_the_wal_is_bounded_after_a_big_transaction(tmp_path):
 
 
 def test_node_answers_storage_full_reports_its_store_and_recovers(small_disk, tmp_path, broker):
-    config = make_config(tmp_path, broker.url, node={"store": str(small_disk.directory / "node.db")})
+    kiosk = {"printer-1": {"kind": "printer", "protocol": "escpos", "url": "sim://printer", "role": "kiosk-1"}}
+    config = make_config(tmp_path, broker.url, devices=kiosk, node={"store": str(small_disk.directory / "node.db")})
     controller = build_controller(config)
     small_disk.watch(controller.store)
     controller.store.probe_interval_s = 0.2

@@ -13,10 +13,9 @@ import json
 import os
 import signal
 import subprocess
-
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ from PIL import Image, ImageStat
 from mqtt.models import DeviceReadingMessage
 from tests.conftest import ROOT, SCREENSHOTS
 from tests.kiosk_env import KIOSK, kiosk_env, wait_until
+from tests.support.processes import popen_child
 from tests.test_ui_kiosk_screens import kivy_env
 from ui.i18n import tr
-from tests.support.processes import popen_child
 
 SCANNER = "scanner-1"  # config/example.toml: kind scanner, role kiosk-1
 APP_START_S = 40.0
@@ -182,12 +181,12 @@ def kiosk(start_kiosk):
 def scan(env, code: str) -> float:
     """What the controller publishes when the kiosk's scanner reads a code; returns the time sent."""
     sent = time.time()
-    message = DeviceReadingMessage(device=SCANNER, kind="scanner", ts=datetime.now(timezone.utc), code=code)
+    message = DeviceReadingMessage(device=SCANNER, kind="scanner", ts=datetime.now(UTC), code=code)
     env.ui.publish(env.controller.topics.device_reading(SCANNER), message, qos=0)
     return sent
 
 
-def test_scan_confirm_and_the_result_screen_shows_the_printed_ticket_then_feedback(env, kiosk):
+def test_scan_confirm_and_the_result_screen_shows_the_printed_ticket_then_thanks_not_a_rating(env, kiosk):
     appointment = env.booking(minutes=5)
     before = env.printed()
     sent = scan(env, appointment.booking)
@@ -202,10 +201,7 @@ def test_scan_confirm_and_the_result_screen_shows_the_printed_ticket_then_feedba
     assert ticket in env.next_document(before).text_lines  # the receipt the patient takes
     assert_screenshot("result", sent)
 
-    kiosk.wait_screen("feedback", after=kiosk.tap("done"))
-    kiosk.wait_screen("thanks", after=kiosk.tap("9"))
-    event = env.wait_events("feedback.submitted")[0]
-    assert event.data["score"] == 9 and event.data["ticket"] == ticket and event.data["follow_up"] is False
+    kiosk.wait_screen("thanks", after=kiosk.tap("done"))  # the rating comes after the visit, not now
 
 
 def test_a_walk_in_takes_a_priority_ticket_by_touch(env, kiosk):
@@ -254,7 +250,7 @@ def test_with_the_core_away_the_kiosk_shows_offline_and_still_checks_in_from_the
 
 def test_idle_returns_to_welcome_in_the_default_language_and_forgets_what_was_typed(env, start_kiosk):
     kiosk = start_kiosk(idle_timeout=3)
-    kiosk.tap("EN")
+    kiosk.tap("English")
     wait_until(lambda: kiosk.state().get("lang") == "en", what="English chosen")
     kiosk.lang = "en"
     kiosk.wait_screen("code", after=kiosk.tap("welcome_booking"))
@@ -288,14 +284,18 @@ def test_kiosk_mode_fills_the_screen_and_escape_does_not_leave_it_only_the_proce
 def test_same_day_booking_by_touch_books_a_free_slot_and_tells_staff(env, kiosk):
     kiosk.wait_screen("sameday", after=kiosk.tap("welcome_sameday"))
     kiosk.wait_screen("slots", after=kiosk.tap("specialty_therapist"))
-    slot = kiosk.state()["buttons"][1]["text"]  # the first free time (after "start over")
+    slot = next(b["text"] for b in kiosk.state()["buttons"] if b["text"][:2].isdigit())  # the first free time
     kiosk.wait_screen("phone", after=kiosk.tap(slot))
     for digit in "9215554417":
         kiosk.tap(digit)
     kiosk.wait_screen("birth", after=kiosk.tap("next"))
     for digit in "02041961":
         kiosk.tap(digit)
-    sent = kiosk.tap("next")
+    # the chosen time once more, and nothing booked before the patient says yes
+    state = kiosk.wait_screen("confirm", after=kiosk.tap("next"))
+    assert state["confirm"] == "sameday" and state["slot"] == slot[:5]
+    assert not env.events("booking.same_day")
+    sent = kiosk.tap("sameday_book")
     event = env.wait_events("booking.same_day")[0]  # staff learn of it to prepare the room
     assert event.data["start"][11:16] == slot[:5]
     # checked in at once when the slot is near, else told when to come back to the kiosk
@@ -303,3 +303,99 @@ def test_same_day_booking_by_touch_books_a_free_slot_and_tells_staff(env, kiosk)
                                 s.get("screen") in ("result", "error") else None)(kiosk.state()),
                        what="booked or checked in")
     assert state["screen"] == "result" or state["error"] == "booked", state
+
+
+def type_on(kiosk, text: str) -> None:
+    for key in text:
+        kiosk.tap(key)
+    wait_until(lambda: kiosk.state().get("code") == text, what=f"{text} typed")
+
+
+def test_start_over_on_an_error_keeps_the_patients_language(env, kiosk):
+    kiosk.tap("English")
+    wait_until(lambda: kiosk.state().get("lang") == "en", what="English chosen")
+    kiosk.lang = "en"
+    kiosk.wait_screen("code", after=kiosk.tap("welcome_booking"))
+    type_on(kiosk, "BK-NO1")
+    assert kiosk.wait_screen("error", after=kiosk.tap("next"))["error"] == "not_found"
+    state = kiosk.wait_screen("welcome", after=kiosk.tap("home"))
+    assert state["lang"] == "en" and state["entered"] == 0  # a new start, in the patient's own language
+    assert "English" in [b["text"] for b in state["buttons"]]
+
+
+def test_try_again_keeps_the_typed_code_and_the_error_shows_it(env, kiosk):
+    kiosk.wait_screen("code", after=kiosk.tap("welcome_booking"))
+    type_on(kiosk, "BK-7Q4M3")
+    state = kiosk.wait_screen("error", after=kiosk.tap("next"))
+    assert state["error"] == "not_found" and state["typed"] == tr("you_typed", "ru", code="BK-7Q4M3")
+    state = kiosk.wait_screen("code", after=kiosk.tap("try_again"))
+    assert state["code"] == "BK-7Q4M3"  # to correct one character, not to type all again
+    kiosk.tap(tr("key_erase", "ru"))
+    wait_until(lambda: kiosk.state().get("code") == "BK-7Q4M", what="one character erased")
+
+
+def test_large_text_and_high_contrast_are_one_tap_away_on_every_screen(env, kiosk):
+    for screen, go in (("code", "welcome_booking"), ("services", "home"), ("sameday", "home")):
+        if go == "home":
+            kiosk.wait_screen("welcome", after=kiosk.tap("home"))
+            go = "welcome_ticket" if screen == "services" else "welcome_sameday"
+        state = kiosk.wait_screen(screen, after=kiosk.tap(go))
+        assert tr("access", "ru") in [b["text"] for b in state["buttons"]], screen
+    kiosk.tap("access")
+    wait_until(lambda: kiosk.state().get("access") is True, what="accessibility mode on")
+    state = kiosk.wait_screen("sameday", after=time.time() - 0.5)
+    assert state["screen"] == "sameday"  # the same screen, now larger and in high contrast
+
+
+def test_paper_out_is_on_the_welcome_screen_before_anyone_takes_a_ticket(env, start_kiosk):
+    env.sim.paper_out = True
+    wait_until(lambda: "paper_out" in env.ok("kiosk.info", {"lang": "ru"})["printer"]["problems"],
+               what="the controller knows the paper is out")
+    kiosk = start_kiosk()
+    state = wait_until(lambda: kiosk.state() if kiosk.state().get("printer_note") else None,
+                       what="paper-out notice on the welcome screen")
+    assert state["screen"] == "welcome" and state["printer_note"] == tr("paper_out", "ru")
+
+
+def test_idle_asks_still_there_with_a_countdown_and_continue_keeps_the_input(env, start_kiosk):
+    kiosk = start_kiosk(idle_timeout=3)
+    kiosk.wait_screen("code", after=kiosk.tap("welcome_booking"))
+    type_on(kiosk, "BK7")
+    first = wait_until(lambda: kiosk.state().get("idle_left") or None, timeout=10, what="still-there prompt")
+    def counted_down():
+        left = kiosk.state().get("idle_left")
+        return left if left and left < first else None
+    later = wait_until(counted_down, timeout=5, what="the countdown going down")
+    assert 0 < later < first <= 5
+    kiosk.tap("Q")  # a key under the prompt: the prompt takes the touch, nothing is typed
+    wait_until(lambda: kiosk.state().get("idle_left") == 0, what="prompt gone after a touch")
+    assert kiosk.state()["code"] == "BK7"
+    wait_until(lambda: kiosk.state().get("idle_left") or None, timeout=10, what="still-there prompt again")
+    wait_until(lambda: tr("idle_stay", "ru") in [b["text"] for b in kiosk.state().get("buttons", [])],
+               what="the continue button listed")
+    kiosk.tap("idle_stay")
+    wait_until(lambda: kiosk.state().get("idle_left") == 0, what="prompt gone")
+    state = kiosk.state()
+    assert state["screen"] == "code" and state["code"] == "BK7"  # nothing lost
+    state = kiosk.wait_screen("welcome", timeout=20, after=time.time())  # no answer this time: start over
+    assert state["entered"] == 0
+
+
+def test_rate_your_visit_from_the_welcome_screen_ties_the_score_to_the_ticket_and_asks_before_a_call_back(
+        env, kiosk):
+    ticket = env.ok("ticket", {"service": "lab", "lang": "ru"})["ticket"]
+    kiosk.wait_screen("rate", after=kiosk.tap("welcome_rate"))
+    type_on(kiosk, ticket)
+    kiosk.wait_screen("feedback", after=kiosk.tap("next"))
+    kiosk.wait_screen("callback", after=kiosk.tap("4"))
+    kiosk.wait_screen("thanks", after=kiosk.tap("callback_yes"))
+    event = env.wait_events("feedback.submitted")[0]
+    assert event.data == {"score": 4, "ticket": ticket, "booking": None, "follow_up": True, "call_back": True}
+
+
+def test_a_scanned_receipt_rates_that_booking_and_a_high_score_asks_nothing_more(env, kiosk):
+    kiosk.wait_screen("rate", after=kiosk.tap("welcome_rate"))
+    kiosk.wait_screen("feedback", after=scan(env, "BK-7Q4M2"))  # the receipt's QR is the booking code
+    kiosk.wait_screen("thanks", after=kiosk.tap("9"))
+    event = env.wait_events("feedback.submitted")[0]
+    assert event.data["booking"] == "BK-7Q4M2" and event.data["call_back"] is False

@@ -9,8 +9,25 @@ from foundation.config import load_config
 from mqtt.commands import CheckinCommand
 from tests.conftest import ROOT
 from ui import i18n
-from ui.kiosk_model import (birth_date, booked_view, checkin_view, confirm_lines, error_view, parse_info,
-                            phone_number, scanned_code, show_birth, show_phone, slot_label, ticket_view, type_code)
+from ui.kiosk_model import (
+    birth_date,
+    booked_view,
+    checkin_view,
+    confirm_lines,
+    error_view,
+    parse_info,
+    phone_number,
+    printer_note,
+    scanned_code,
+    show_birth,
+    show_phone,
+    slot_label,
+    slot_lines,
+    ticket_ok,
+    ticket_view,
+    type_code,
+    wait_text,
+)
 
 CONFIG = load_config(ROOT / "config" / "example.toml")
 TODAY = date(2026, 11, 23)
@@ -151,3 +168,37 @@ def test_the_confirmation_shows_the_masked_patient_doctor_time_and_place():
 def test_the_greeting_of_the_hour_follows_the_clinic_rule(hour, key):
     from datetime import time
     assert i18n.greeting_key(i18n.local_period(time(hour))) == key
+
+
+def test_paper_out_from_kiosk_info_is_said_on_the_welcome_screen_in_the_language():
+    info = parse_info({"printer": {"device": "printer-1", "state": "fault", "problems": ["paper_out"]}}, "zh", CONFIG)
+    assert printer_note(info, "zh") == i18n.tr("paper_out", "zh")
+    down = parse_info({"printer": {"device": "printer-1", "state": "offline", "problems": []}}, "ru", CONFIG)
+    assert printer_note(down, "ru") == i18n.tr("printer_down", "ru")
+    assert printer_note(parse_info({"printer": {"device": "p", "state": "ready", "problems": []}}, "ru"), "ru") == ""
+    assert printer_note(parse_info({}, "ru"), "ru") == ""  # before the first answer: nothing alarming
+
+
+def test_the_wait_is_shown_only_when_kiosk_info_carries_it():
+    info = parse_info({"services": [{"id": "lab", "name": "Лаборатория", "waiting": 4, "wait_minutes": 12},
+                                    {"id": "cashier", "name": "Касса", "waiting": 2},
+                                    {"id": "vaccination", "name": "Прививки", "waiting": "many"},
+                                    {"id": "registration", "name": "Регистратура"}]}, "ru")
+    lab, cashier, vaccination, registration = info.services
+    assert wait_text(lab, "ru") == "ждут 4 · около 12 мин"
+    assert wait_text(cashier, "en") == "2 waiting"
+    assert wait_text(vaccination, "ru") == wait_text(registration, "ru") == ""  # malformed or absent: no line
+
+
+def test_a_ticket_number_to_rate_is_a_letter_and_three_digits():
+    assert ticket_ok("T014") and not ticket_ok("T14") and not ticket_ok("BK-7Q4M2") and not ticket_ok("t014")
+
+
+def test_the_same_day_confirmation_shows_the_chosen_time_doctor_and_room():
+    slot = {"doctor_id": "d-3", "start": "2026-11-23T14:15:00+03:00", "room": "12", "floor": 2,
+            "doctor_name": "Петрова А. С."}
+    assert slot_lines(slot, "ru") == [("Время", "14:15"), ("Врач", "Петрова А. С."), ("Где", "Кабинет 12, 2 этаж")]
+
+
+def test_language_buttons_name_each_language_in_full_in_its_own_script():
+    assert i18n.LANG_NAMES == {"ru": "Русский", "zh": "中文", "en": "English"}

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="1280x1024", help="window size with --windowed (WIDTHxHEIGHT)")
     p.add_argument("--idle-timeout", type=float, default=None,
                    help="seconds without a touch before starting over (default: kiosk.idle_timeout_s of the config)")
+    p.add_argument("--dpi", type=float, default=None,
+                   help="the screen's pixels per inch (default: kiosk.dpi of the config)")
     p.add_argument("--password-file", help="the kiosk's broker password (default: KIOSK-ID.password next to the node's)")
     p.add_argument("--state-file", type=Path, help=argparse.SUPPRESS)  # tests: the current screen as JSON
     p.add_argument("--snap-dir", type=Path, help=argparse.SUPPRESS)  # tests: a PNG of every screen shown
@@ -28,7 +30,7 @@ def add_screening_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--windowed", action="store_true", help="a normal window, for development")
     p.add_argument("--lang", choices=LANGS, help="the language the post returns to (default: the site's)")
     p.add_argument("--size", default="1280x800", help="window size (WIDTHxHEIGHT)")
-    p.add_argument("--password-file", help="the post's broker password (default: screening.password next to the node's)")
+    p.add_argument("--password-file", help="the post's broker password (default: POST-ID.password next to the node's)")
     p.add_argument("--tour", metavar="OUTDIR", help="render every screen with sample data to OUTDIR and exit")
     p.add_argument("--state-file", type=Path, help=argparse.SUPPRESS)  # tests: what the post shows, as JSON
 

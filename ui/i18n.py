@@ -12,7 +12,7 @@ from foundation import i18n
 LANGS = i18n.LANGS
 
 # Each language's own name, shown on the language buttons whatever the current language.
-LANG_NAMES = {"ru": "RU", "zh": "中文", "en": "EN"}
+LANG_NAMES = {"ru": "Русский", "zh": "中文", "en": "English"}
 
 # The kiosk's texts are the catalog's `ui.*` keys (foundation/locale/*.po); STRINGS is that
 # section per language, for code that walks every text.

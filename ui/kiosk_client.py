@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from foundation.config import VestibuleConfig
 from mqtt.client import MqttClient, RequestTimeout

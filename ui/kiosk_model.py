@@ -54,6 +54,13 @@ def code_ok(code: str) -> bool:
     return bool(BOOKING_CODE.match(code))
 
 
+TICKET_NUMBER = re.compile(r"^[A-Z][0-9]{3}$")  # mqtt.commands.FeedbackCommand.ticket
+
+
+def ticket_ok(text: str) -> bool:
+    return bool(TICKET_NUMBER.match(text))
+
+
 def type_code(code: str, key: str) -> str:
     return code if len(code) >= CODE_MAX else code + key
 
@@ -126,6 +133,8 @@ def birth_date(birth: str, lang: str, today: date) -> date | None:
 class Choice:
     id: str
     name: str
+    waiting: int | None = None  # kiosk.info's waiting count, when the node sends it
+    wait_minutes: int | None = None  # and its estimate
 
 
 @dataclass
@@ -136,14 +145,42 @@ class KioskInfo:
     site: str | None = None
     services: list[Choice] = field(default_factory=list)
     specialties: list[Choice] = field(default_factory=list)
+    printer_state: str = "ready"  # mqtt.commands.PrinterInfo.state
+    printer_problems: list[str] = field(default_factory=list)
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _choices(items, lang: str) -> list[Choice]:
     out = []
     for item in items or []:
         if isinstance(item, dict) and item.get("id"):
-            out.append(Choice(str(item["id"]), str(item.get("name") or item["id"])))
+            out.append(Choice(str(item["id"]), str(item.get("name") or item["id"]),
+                              waiting=_count(item.get("waiting")), wait_minutes=_count(item.get("wait_minutes"))))
     return out
+
+
+def wait_text(choice: Choice, lang: str) -> str:
+    """"3 waiting · about 12 min" under a walk-in service, when kiosk.info says so."""
+    if choice.waiting is None:
+        return ""
+    if choice.wait_minutes is None:
+        return tr("wait_count", lang, n=choice.waiting)
+    return tr("wait_line", lang, n=choice.waiting, minutes=choice.wait_minutes)
+
+
+PAPER_OUT = "paper_out"  # devices.status.PAPER_OUT, as kiosk.info reports it
+
+
+def printer_note(info: KioskInfo, lang: str) -> str:
+    """What the welcome screen says about the printer before anyone takes a ticket."""
+    if PAPER_OUT in info.printer_problems:
+        return tr("paper_out", lang)
+    if info.printer_state in ("fault", "offline"):
+        return tr("printer_down", lang)
+    return ""
 
 
 def specialty_name(specialty: str, lang: str, fallback: str | None = None) -> str:
@@ -179,6 +216,10 @@ def parse_info(data: dict, lang: str, config=None) -> KioskInfo:
     if "core_online" in data:
         info.core_online = bool(data["core_online"])
     info.site = data.get("site") or None
+    printer = data.get("printer")
+    if isinstance(printer, dict):
+        info.printer_state = str(printer.get("state") or "ready")
+        info.printer_problems = [str(p) for p in printer.get("problems") or []]
     info.services = _choices(data.get("services"), lang)
     info.specialties = _specialties([(item.get("specialty"), str(item.get("name") or "")) for item in
                                      data.get("services") or [] if isinstance(item, dict)], lang)
@@ -327,6 +368,14 @@ def slot_label(slot: dict, lang: str) -> str:
     if not doctor:  # the contract's slot has no name; our stand-in adds one
         return f"{start}   {tr('where_room', lang, room=room)}"
     return tr("slot_line", lang, time=start, doctor=doctor, room=room)
+
+
+def slot_lines(slot: dict, lang: str) -> list[tuple[str, str]]:
+    """(label, value) rows of the same-day slot the patient is about to book."""
+    rows = [("label_time", hhmm(slot.get("start"))),
+            ("label_doctor", slot.get("doctor") or slot.get("doctor_name")),
+            ("label_where", where(slot.get("room"), slot.get("floor"), lang))]
+    return [(tr(label, lang), str(value)) for label, value in rows if value]
 
 
 def confirm_lines(data: dict, lang: str) -> list[tuple[str, str]]:

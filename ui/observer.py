@@ -52,10 +52,21 @@ class Observer:
                  "ticket": app.result_number if app.screen == "result" else "",
                  "printed": app.result_printed, "error": app.error_code if app.screen == "error" else "",
                  "entered": entered, "window": self._window(), "settled": settled, "buttons": self.buttons() if settled else [],
+                 # booking codes and ticket numbers, never a phone or a name
+                 "code": app.code_text, "typed": app.error_typed if app.screen == "error" else "",
+                 "idle_left": app.idle_left, "printer_note": app.printer_note, "access": app.access,
+                 "confirm": app.confirm_mode if app.screen == "confirm" else "",
+                 "slot": self._slot() if app.screen == "confirm" and app.confirm_mode == "sameday" else "",
                  "ts": time.time()}
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.state_file)
+
+    def _slot(self) -> str:
+        """The same-day time the confirm screen shows (HH:MM), read from the screen itself."""
+        rows = self.app.sm.get_screen("confirm").ids.rows.children[::-1]
+        values = [w.text for w in rows]
+        return next((v for v in values if len(v) == 5 and v[2] == ":"), "")
 
     @staticmethod
     def _window() -> dict:

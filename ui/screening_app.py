@@ -411,7 +411,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from ui.screening_client import ScreeningClient, screening_password
     client = ScreeningClient(config, args.post, post=lambda fn: Clock.schedule_once(lambda dt: fn(), 0),
-                             password=screening_password(config, args.password_file))
+                             password=screening_password(config, args.password_file, args.post))
     if not client.devices.get("thermometer") or not client.devices.get("oximeter"):
         log.warning("post %s: no thermometer or oximeter has this role in the config", args.post)
     app = ScreeningApp(config, post_id=args.post, lang=args.lang, client=client, kiosk_mode=not args.windowed,

@@ -40,11 +40,13 @@ def post_devices(config: VestibuleConfig, post: str) -> dict[str, str]:
     return found
 
 
-def screening_password(config: VestibuleConfig, password_file: str | None) -> str | None:
+def screening_password(config: VestibuleConfig, password_file: str | None, post_id: str) -> str | None:
+    """The post's own broker password: the given file, else {post_id}.password beside the node's
+    (`vestibule broker config` and `provision credentials` write one per post there)."""
     if password_file:
         return Path(password_file).read_text(encoding="utf-8").strip()
     if config.broker.password_file:
-        sibling = config.broker.password_file.parent / "screening.password"
+        sibling = config.broker.password_file.parent / f"{post_id}.password"
         if sibling.is_file():
             return sibling.read_text(encoding="utf-8").strip()
     return None
@@ -52,7 +54,7 @@ def screening_password(config: VestibuleConfig, password_file: str | None) -> st
 
 class ScreeningClient:
     def __init__(self, config: VestibuleConfig, post_id: str, post: Post, *, timeout: float = 15.0,
-                 password: str | None = None):
+                 username: str | None = None, password: str | None = None):
         self.post_id = post_id
         self.topics = NodeTopics(config.site.id, config.node.id)
         self.timeout = timeout  # above the controller's measure timeout
@@ -60,11 +62,15 @@ class ScreeningClient:
         self.on_reading: Callable[[str, dict], None] = lambda kind, reading: None
         self.on_scan: Callable[[str], None] = lambda code: None
         self.on_link: Callable[[bool], None] = lambda up: None
-        client_id = f"screening-{post_id}-{os.getpid()}"
+        # Each post is its own broker user, named by its id, and the site broker makes the client
+        # id the user name: the reply topic it may read is reply/screening/{user}. Without a user
+        # (demo, tests) a pid keeps two post processes apart.
+        if username is None and config.broker.username:
+            username = post_id
+        client_id = username or f"screening-{post_id}-{os.getpid()}"
         self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="screening",
-                               reply_topic=self.topics.reply("screening", client_id),
-                               username="screening" if config.broker.username else None, password=password,
-                               tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+                               reply_topic=self.topics.reply("screening", client_id), username=username,
+                               password=password, tls=config.broker.tls, keepalive=config.broker.keepalive_s)
         self.mqtt.on_connect(lambda: self.post(lambda: self.on_link(True)))
         self.mqtt.on_disconnect(lambda: self.post(lambda: self.on_link(False)))
         self.devices = post_devices(config, post_id)

@@ -7,8 +7,8 @@ frame is drawn and before it is swapped; asking the canvas for an update guarant
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def snapshot(path: Path, then: Callable[[Path], None] | None = None) -> None:

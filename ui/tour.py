@@ -6,12 +6,20 @@ answers. Kivy runs one App per process, so the tests run one tour per language.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from kivy.clock import Clock
 
 from ui.i18n import tr
-from ui.kiosk_model import booked_view, checkin_view, error_view, ticket_view
+from ui.kiosk_model import (
+    booked_view,
+    checkin_view,
+    error_view,
+    parse_info,
+    printer_note,
+    ticket_view,
+)
 from ui.snapshot import snapshot
 
 log = logging.getLogger("vestibule.ui.tour")
@@ -27,7 +35,14 @@ SLOTS = [{"doctor_id": "d-therapist-3", "start": "2026-11-23T14:15:00+03:00", "r
           "doctor_name": "Петрова А. С."},
          {"doctor_id": "d-therapist-5", "start": "2026-11-23T15:00:00+03:00", "room": "14", "floor": 2,
           "doctor_name": "Смирнов К. Л."},
-         {"doctor_id": "d-therapist-3", "start": "2026-11-23T16:45:00+03:00", "room": "12", "floor": 2}]
+         {"doctor_id": "d-therapist-3", "start": "2026-11-23T16:45:00+03:00", "room": "12", "floor": 2},
+         {"doctor_id": "d-therapist-5", "start": "2026-11-23T17:00:00+03:00", "room": "14", "floor": 2,
+          "doctor_name": "Смирнов К. Л."},
+         {"doctor_id": "d-therapist-3", "start": "2026-11-23T17:30:00+03:00", "room": "12", "floor": 2,
+          "doctor_name": "Петрова А. С."},
+         {"doctor_id": "d-therapist-5", "start": "2026-11-23T18:15:00+03:00", "room": "14", "floor": 2,
+          "doctor_name": "Смирнов К. Л."}]
+PAPER_OUT = {"printer": {"device": "printer-1", "state": "fault", "problems": ["paper_out"]}}
 BOOKED = {"booking": "SD-4K2", "start": "2026-11-23T14:15:00+03:00", "room": "12", "doctor": "Петрова А. С.",
           "checkin": None, "checkin_error": "too_early", "message": "14:15 ... 13:45"}
 FIRST_SHOT_DELAY_S = 0.5  # let the window settle (size, fonts) before the first screen
@@ -35,10 +50,14 @@ SHOT_DELAY_S = 0.15  # labels re-lay themselves out over a frame or two after a 
 
 
 class Tour:
-    def __init__(self, app, outdir: Path, lang: str):
+    """`inspect(name)` runs on every screen once it is laid out, before its PNG is taken (the
+    tests check the widget tree there)."""
+
+    def __init__(self, app, outdir: Path, lang: str, inspect: Callable[[str], None] | None = None):
         self.app = app
         self.outdir = outdir
         self.lang = lang
+        self.inspect = inspect
         self.steps = self._steps()
         self.taken: list[Path] = []
 
@@ -66,23 +85,59 @@ class Tour:
         def error(code, message=""):
             return lambda: app.show_error(error_view(code, message, self.lang))
 
+        def with_waits():
+            data = {"services": [{"id": s.id, "name": s.names.get(self.lang) or s.id, "specialty": s.specialty,
+                                  "waiting": n, "wait_minutes": n * 6} for n, s in
+                                 enumerate(app.node_config.services, start=2)]}
+            app.info = parse_info(data, self.lang, app.node_config)
+            app.want_ticket()
+
+        def info(data):
+            def run():
+                app.info = parse_info(data, self.lang, app.node_config)
+                app.printer_note = printer_note(app.info, self.lang)
+            return run
+
+        def not_found_after_typing():
+            app.start_over()
+            app.want_booking()
+            typed(app.code_key, "BK-7Q4M3")()
+            app.show_error(error_view("not_found", "", self.lang))
+
+        def sameday_confirm():
+            app.session.phone, app.session.birth = "+79215554417", "02041961" if self.lang != "zh" else "19610402"
+            app.session.purpose = "sameday"
+            app.session.slot = SLOTS[0]
+            app.show_sameday_confirm()
+
+        def access(show):
+            def run():
+                app.access = True
+                show()
+            return run
+
         return [
             ("welcome", app.start_over),
             ("welcome_offline", lambda: setattr(app, "offline", True)),
-            ("code", lambda: (setattr(app, "offline", False), app.want_booking(),
-                              typed(app.code_key, "BK-7Q4M2")())),
+            ("welcome_paper_out", lambda: (setattr(app, "offline", False), info(PAPER_OUT)())),
+            ("code", lambda: (info({})(), app.want_booking(), typed(app.code_key, "BK-7Q4M2")())),
+            ("code_empty", lambda: (app.start_over(), app.want_booking())),
+            ("code_idle", lambda: (typed(app.code_key, "BK-7")(), app._show_idle_prompt(12))),
             ("phone", lambda: (app.want_phone(), typed(app.phone_key, "9215554417")())),
             ("birth", lambda: (app.go("birth"), typed(app.birth_key, "0204196" if self.lang != "zh"
                                                       else "1961040")())),
+            ("birth_invalid", lambda: (setattr(app.session, "birth", "3102196" if self.lang != "zh" else "1961023"),
+                                       typed(app.birth_key, "1")(), app.birth_done())),  # 31 February
             ("busy", lambda: app.go("busy")),
             ("confirm", lambda: app.show_confirm(PREVIEW)),
             ("representative", lambda: app.go("representative")),
             ("services", lambda: (app.want_ticket(), setattr(app, "priority", True))),
+            ("services_waits", with_waits),
             ("result_doctor", checkin()),
             ("result_registration", checkin(route="registration")),
             ("result_box", checkin(route="box", room="B1", floor=1, ticket="T015")),
             ("result_ticket", ticket()),
-            ("error_not_found", error("not_found")),
+            ("error_not_found", not_found_after_typing),
             ("error_too_early", error("too_early", "check-in opens at 10:00")),
             ("error_too_late", error("too_late")),
             ("error_cancelled", error("cancelled")),
@@ -90,9 +145,18 @@ class Tour:
             ("error_no_answer", error("no_answer")),
             ("sameday", app.want_sameday),
             ("slots", lambda: app.show_slots(SLOTS)),
+            ("sameday_confirm", sameday_confirm),
             ("sameday_booked", lambda: app.show_error(booked_view(BOOKED, self.lang, 30))),
+            ("rate", lambda: (app.start_over(), app.want_rate(), typed(app.rate_key, "T014")())),
             ("feedback", lambda: app.go("feedback")),
+            ("callback", lambda: app.feedback(4)),
             ("thanks", lambda: app.go("thanks")),
+            ("welcome_access", access(app.start_over)),
+            ("code_access", access(lambda: (app.start_over(), app.want_booking(), typed(app.code_key, "BK-7Q4M2")()))),
+            ("services_access", access(with_waits)),
+            ("result_access", access(checkin(route="registration"))),
+            ("error_access", access(not_found_after_typing)),
+            ("idle_access", access(lambda: (app.start_over(), app.want_booking(), app._show_idle_prompt(9)))),
         ]
 
     def _next(self, *args) -> None:
@@ -105,7 +169,15 @@ class Tour:
         Clock.schedule_once(lambda dt: self._shoot(name), SHOT_DELAY_S)
 
     def _shoot(self, name: str) -> None:
-        snapshot(self.outdir / f"kiosk_{name}_{self.lang}.png", then=self._taken)
+        if self.inspect:
+            self.inspect(name)
+        snapshot(self.outdir / f"kiosk_{name}_{self.suffix}.png", then=self._taken)
+
+    @property
+    def suffix(self) -> str:
+        from kivy.core.window import Window
+        width, height = Window.size
+        return f"{self.lang}_{'portrait' if height > width else 'landscape'}"
 
     def _taken(self, path: Path) -> None:
         self.taken.append(path)

@@ -89,6 +89,10 @@ class ReceiptDoc:
 
 
 # -- per-language labels --------------------------------------------------------------------
+
+FIRST_STOPS = frozenset({"registration_first", "isolation_box"})
+
+
 def labels(lang: str) -> dict[str, str]:
     """The receipt's words in the language: the catalog's `receipt.*` keys (foundation/i18n.py)."""
     if lang not in LANGS:
@@ -162,12 +166,18 @@ def receipt_layout(doc: ReceiptDoc) -> list[Block]:
     blocks.append(Separator())
     blocks.append(Text(t["your_number"], align="center"))
     blocks.append(BigNumber(doc.number))
+    # a stop before the doctor (registration for a first visit, the box) is the first thing to
+    # do: it comes first and large, as on the screen; the doctor's room is then the second step
+    first = doc.route_note in FIRST_STOPS
+    if first:
+        blocks.append(Text(route_note_text(doc.route_note, doc.lang), align="center", size="tall", bold=True))
+        blocks.append(Feed())
     blocks.append(Text(f"{t['patient']}: {doc.patient_name}"))
     blocks.append(Text(f"{t['doctor']}: {doc.doctor_name}"))
     blocks.append(Text(doc.specialty))
-    blocks.append(Text(room, size="tall", bold=True))
+    blocks.append(Text(room, size="normal" if first else "tall", bold=True))
     blocks.append(Text(f"{t['time']}: {format_time(doc.appointment_at, doc.lang)}"))
-    if doc.route_note:
+    if doc.route_note and not first:
         blocks.append(Feed())
         blocks.append(Text(route_note_text(doc.route_note, doc.lang), align="center", bold=True))
     blocks.append(Separator())

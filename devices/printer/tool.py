@@ -2,6 +2,7 @@
 
 Printer options ride in the URL query, e.g.
     vestibule device print --printer "serial:///dev/ttyUSB0?baud=115200&scripts=latin,cyrillic,cjk"
+    vestibule device print --preview receipt.png --sample receipt --lang zh   # no printer: a PNG
 Exit codes: 0 the printer answered and can print; 1 it cannot (fault, unreachable, silent).
 """
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
+from devices.printer.document import parse_documents
 from devices.printer.driver import EscposPrinter
 from devices.printer.layout import layout_for, sample_receipt, sample_ticket
+from devices.printer.options import PrinterOptions
+from devices.printer.preview import save_preview
 from devices.printer.render import render
 from devices.status import DeviceState
 from devices.url import parse_device_url
@@ -54,3 +58,14 @@ def print_sample(printer: str, sample: str, lang: str, out: TextIO, profile: str
     verb = "sent but not confirmed" if outcome.sent else "not printed"
     print(f"sample {sample} ({lang}) {verb} on {printer}: {problems}", file=out, flush=True)
     return 1
+
+
+def preview_sample(path: str, sample: str, lang: str, out: TextIO, profile: str | None = None) -> int:
+    """The same bytes a printer would get, parsed back and drawn: what the paper would show."""
+    doc = sample_receipt(lang) if sample == "receipt" else sample_ticket(lang)
+    options = {"scripts": "latin,cyrillic,cjk", **({"profile": profile} if profile else {})}
+    data = render(layout_for(doc), PrinterOptions.from_mapping(options))
+    [parsed] = parse_documents(data)
+    saved = save_preview(parsed, path)
+    print(f"preview of sample {sample} ({lang}, {len(data)} bytes) written to {saved}", file=out, flush=True)
+    return 0

@@ -23,14 +23,17 @@ from foundation.config import VestibuleConfig
 from foundation.store import StorageFull, Store
 from kiosk.node.core_link import CoreLink
 from kiosk.node.feature import Bus, Feature, FeatureBuilder, FeatureContext
-from kiosk.node.schedule_cache import ScheduleCache
+from kiosk.node.known_clients import known_client_check
+from kiosk.node.schedule_cache import ScheduleCache, cache_path, drop_first_wave_table
 from kiosk.node.workers import WorkerQueue
 from mqtt.client import MqttClient
+from mqtt.commands import IDEMPOTENT_COMMANDS
 from mqtt.models import DeviceReadingMessage, DeviceStatusMessage, NodeStatus
 from mqtt.models import Request as _PingRequest  # ping carries nothing but its transaction
 from mqtt.outbox import Outbox
 from mqtt.relay import Relay
 from mqtt.reply_policy import NODE_ASKERS, ReplyPolicy
+from mqtt.replies import ReplyBook
 from mqtt.rpc import Dispatcher
 from mqtt.topics import NodeTopics
 
@@ -59,13 +62,15 @@ class Controller:
         self.store = Store(config.node.store)
         self.outbox = Outbox(self.store, site=config.site.id, node=config.node.id, tz=self.tz,
                              max_rows=config.node.outbox_max_rows, clock=self.clock)
-        self.schedule = ScheduleCache(self.store)
+        self.store.ensure(drop_first_wave_table)
+        self.schedule = ScheduleCache(cache_path(config.node.store), self.tz, self.now)
         self.store.on_storage(self._storage_changed)
         client_id = client_id or f"vestibule-{config.node.id}"
         self.client = MqttClient(config.broker.host, config.broker.port, client_id, role="controller",
                                  reply_topic=self.topics.reply("controller", client_id),
                                  username=config.broker.username, password=config.broker.password(),
-                                 tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+                                 tls=config.broker.tls, keepalive=config.broker.keepalive_s,
+                                 max_payload=config.broker.max_payload)
         self.session = self.store.meta("session") + 1
         self.bus = Bus()  # in-process happenings between features (kiosk/node/feature.py)
         self.client.set_will(self.topics.status, self._status(False))
@@ -73,9 +78,10 @@ class Controller:
         self.client.on_disconnect(self._disconnected)
         self.relay = Relay(self.client, self.outbox, self.topics)
         self.commands = Dispatcher(self.client, self.topics.commands_all, name="cmd",
-                                   answers_to=ReplyPolicy(self.topics, NODE_ASKERS))
+                                   answers_to=ReplyPolicy(self.topics, NODE_ASKERS), replies=ReplyBook(self.store),
+                                   idempotent=IDEMPOTENT_COMMANDS)
+        self.commands.check(known_client_check(config))
         self.commands.route("ping", _PingRequest, self._ping)
-        self.bus = Bus()
         if devices is None:
             from devices.manager import DeviceManager
             devices = DeviceManager(config, on_status=self._device_status, on_problem=self._device_problem,
@@ -83,8 +89,14 @@ class Controller:
         self.devices = devices
         self.core = CoreLink(self.client, self.topics, config.core, lambda: self.relay.core_online)
         self._workers: list[WorkerQueue] = []
-        # a snapshot of a large day takes seconds to parse: never on the network thread
-        self.client.subscribe(self.topics.core_schedule_all, self._worker("schedule").wrap(self._schedule_message))
+        # the day's schedule (up to ~46 MB) on a connection of its own, with a broker user of its
+        # own (client id = user name): see ScheduleCache.attach
+        schedule_user, schedule_password = config.broker.schedule_credentials()
+        self.schedule_client = MqttClient(config.broker.host, config.broker.port, f"{client_id}-schedule",
+                                          role="controller", username=schedule_user, password=schedule_password,
+                                          tls=config.broker.tls, keepalive=config.broker.keepalive_s,
+                                          max_payload=config.broker.max_payload)
+        self.schedule.attach(self.schedule_client, self.topics)
         self._stop = threading.Event()
         self._last_reading_sent: dict[str, float] = {}
         self.features: list[Feature] = []
@@ -144,10 +156,6 @@ class Controller:
         return self.clock.now()
 
     # -- inputs -------------------------------------------------------------------------------
-    def _schedule_message(self, msg) -> None:
-        if msg.payload:
-            self.schedule.accept(msg.payload, self.now())
-
     def _device_status(self, status) -> None:
         message = DeviceStatusMessage(device=status.device, kind=status.kind, state=status.state.value,
                                       problems=list(status.problems), ts=self.now())
@@ -192,6 +200,8 @@ class Controller:
         for worker in self._workers:
             worker.start()
         self.devices.start()
+        self.schedule.start()
+        self.schedule_client.start()
         for feature in self.features:
             feature.start()
         self.relay.start()
@@ -245,4 +255,6 @@ class Controller:
         self.relay.stop()
         self.client.stop(final=(self.topics.status, self._status(False)))
         self.devices.stop()
+        self.schedule_client.stop()
+        self.schedule.stop()
         self.store.close()

@@ -124,3 +124,13 @@ def test_simulator_runs_from_the_cli_with_settings(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_print_preview_renders_what_the_printer_would_print_to_a_png_without_a_printer(tmp_path, capsys):
+    from PIL import Image
+    out = tmp_path / "receipt.png"
+    result = run_here(capsys, "device", "print", "--preview", str(out), "--sample", "receipt", "--lang", "zh")
+    assert result.returncode == 0, result.stderr
+    assert f"written to {out}" in result.stdout
+    image = Image.open(out)
+    assert image.width == 576 and image.height > 400  # 80 mm paper at 203 dpi, a whole receipt

@@ -203,3 +203,14 @@ def test_bad_printer_options_name_the_option():
         PrinterOptions.from_mapping({"cyrillic_codepage": "x"})
     with pytest.raises(BadDeviceURL, match="profile"):
         PrinterOptions.from_mapping({"profile": "NoSuchPrinter"})
+
+
+def test_a_first_visit_receipt_puts_registration_first_and_large_then_the_doctor():
+    from devices.printer.layout import receipt_layout, route_note_text
+    blocks = receipt_layout(sample_receipt("ru"))  # the sample is a first visit
+    texts = [b for b in blocks if isinstance(b, Text)]
+    note = route_note_text("registration_first", "ru")
+    first = next(i for i, b in enumerate(texts) if b.text == note)
+    doctor = next(i for i, b in enumerate(texts) if b.text.startswith("Врач:"))
+    room = next(b for b in texts if b.text.startswith("Кабинет 214"))
+    assert first < doctor and texts[first].size == "tall" and room.size == "normal"

@@ -66,6 +66,8 @@ class Post:
                            "role": POST},
             "thermometer-1": {"kind": "thermometer", "protocol": "bridge",
                               "url": f"serial://{self.thermometer.link_path}", "role": POST},
+            # the lobby's kiosk, whose walk-in tickets the post finds by number
+            "printer-1": {"kind": "printer", "protocol": "escpos", "url": "sim://printer", "role": "kiosk-1"},
         }
         self.config = make_config(self.tmp, self.broker.url, devices=devices,
                                   screening={"measure_timeout_s": 3.0, **self.screening})

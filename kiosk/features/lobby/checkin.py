@@ -292,11 +292,13 @@ class CheckinService:
     def prefix_and_service(self, specialty: str, route: str) -> tuple[str, str]:
         services = self.flow.config.services
         match = next((s for s in services if s.specialty == specialty), None)
-        if match:
+        if match and route != "registration":
             return match.prefix, match.id
+        # a first visit goes to registration first, whatever the specialty and however it was
+        # booked: it always gets the registration route's letter, never the doctor's
         used = {s.prefix for s in services}
         letters = ROUTE_PREFIXES[route]
-        return next((ch for ch in letters if ch not in used), letters[0]), specialty
+        return next((ch for ch in letters if ch not in used), letters[0]), match.id if match else specialty
 
     def message(self, lang: str, route: str, number: str, appt: Appointment, offline: bool, printed: bool) -> str:
         if route == "registration":

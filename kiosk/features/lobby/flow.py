@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -134,23 +135,23 @@ class KioskFlow:
                             priority=cmd.priority, ahead=issued.ahead, printed=printed, message=message,
                             doctor=doctor["name"] if doctor else None, wait_minutes=wait_minutes)
 
-    def queue_estimate(self, service: str, room: str | None) -> tuple[int | None, float | None]:
+    def queue_estimate(self, service: str, room: str | None) -> tuple[int | None, int | None]:
         """(waiting, wait_minutes) from the queue feature, asked over the bus; (None, None) without it."""
         out: dict = {}
         self.bus.send("queue.estimate", service, room, out)
-        return out.get("waiting"), out.get("wait_minutes")
+        minutes = out.get("wait_minutes")  # whole minutes for screens and paper, never "0 min"
+        return out.get("waiting"), None if minutes is None else max(1, round(minutes))
 
     def least_loaded(self, specialty: str, now: datetime) -> dict | None:
         """Today's least-loaded doctor of the specialty, from the cached schedule: id, name, room, floor."""
         day = self.local(now).date()
-        appointments = [a for a in self.schedule.appointments(day) if a.doctor.specialty == specialty]
-        if not appointments:
+        doctors = {d.id: d for d in self.schedule.doctors(day, specialty)}  # a summary, not a scan of the day
+        if not doctors:
             return None
-        booked = [a.doctor.id for a in appointments if a.status == "booked"]
-        chosen = rules.least_loaded_doctor(booked, self.tickets.walk_ins_by_doctor(day.isoformat()),
-                                           [a.doctor.id for a in appointments])
-        sample = next(a for a in appointments if a.doctor.id == chosen)
-        return {"id": chosen, "name": sample.doctor.name, "room": sample.room, "floor": sample.floor}
+        booked = Counter({d.id: d.booked for d in doctors.values()})  # counts, as one id per appointment would
+        chosen = rules.least_loaded_doctor(booked, self.tickets.walk_ins_by_doctor(day.isoformat()), doctors)
+        doc = doctors[chosen]
+        return {"id": chosen, "name": doc.name, "room": doc.room, "floor": doc.floor}
 
     def sameday_slots(self, cmd: SameDaySlotsCommand) -> SameDaySlotsResult:
         now = self.now()
@@ -201,7 +202,8 @@ class KioskFlow:
                                    "booking": cmd.booking, "follow_up": int(follow_up),
                                    "comment": (cmd.comment or "").strip() or None})
             self.outbox.append(tx, "feedback.submitted", FeedbackSubmitted(
-                score=cmd.score, ticket=cmd.ticket, booking=cmd.booking, follow_up=follow_up))
+                score=cmd.score, ticket=cmd.ticket, booking=cmd.booking, follow_up=follow_up,
+                call_back=follow_up and cmd.call_back))
         log.info("feedback %d%s", cmd.score, " (follow-up)" if follow_up else "")
         return FeedbackResult(follow_up=follow_up,
                               message=texts.text(cmd.lang, "feedback.follow_up" if follow_up else "feedback.thanks"))

@@ -1,0 +1,241 @@
+"""The node's schedule cache at 100, 10,000 and 100,000 appointments a day, side by side.
+
+Three complete setups run at once in this process, one per day size: a private Mosquitto, the
+stand-in core holding that day (DevCore day_size), the controller with the kiosk flow and an
+ESC/POS printer simulator on a pty, and an MqttClient as the kiosk UI. Check-ins alternate
+request by request between the three sizes (100 is the baseline), so load on this shared
+machine hits all of them alike.
+
+  accept    the core's snapshot (its day again, version + 1) published retained by mosquitto_pub
+            (another process, as the core is), until the controller's cache holds it; meanwhile a
+            ping every 20 ms to the same controller, compared with pings just before (idle), and
+            the same to a trivial echo responder in its own process on the same broker (what the
+            shared machine and the broker do to any answer at that moment)
+  check-in  `checkin` by code and by phone + birth date with the core online, then away (its
+            status offline: answered from the cache). Random booked appointments of the day
+            more than 3 h from now (taken in turn; the 100-appointment day repeats them):
+            look-up, rules and the rejection committed, no receipt, the same work at every size.
+
+Goals: check-in p99 at 100,000 within 1.5x the p99 at 100 (flat); a 100,000-appointment
+snapshot accepted in under 5 s without delaying answers (ping p99 during the acceptance within
+1.5x of the idle ping p99, and no ping unanswered).
+Usage: bench_schedule_scale.py [--count N]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import _common  # noqa: F401  (sets sys.path)
+from _common import ROOT, node_config, percentile, workdir
+
+from booking_core.service import DevCore
+from devices.printer.sim import EscposPrinterSim
+from foundation.children import die_with_parent
+from kiosk.app import build_controller
+from mqtt.broker import Broker
+from mqtt.client import MqttClient
+from mqtt.models import ScheduleSnapshot
+
+SIZES = (100, 10_000, 100_000)
+KIOSK = "kiosk-1"
+ECHO = "bench/echo"
+ECHO_PROCESS = r"""
+import json, sys, threading
+sys.path.insert(0, sys.argv[2])
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from mqtt.client import MqttClient
+echo = MqttClient("127.0.0.1", int(sys.argv[1]), "bench-echo", role="echo")
+def answer(msg):
+    props = Properties(PacketTypes.PUBLISH)
+    props.CorrelationData = msg.properties.CorrelationData
+    body = json.loads(msg.payload)
+    echo.paho.publish(msg.properties.ResponseTopic, json.dumps({"status": "ok", "data": {},
+                      "transaction": body.get("transaction")}), qos=1, properties=props)
+echo.subscribe("bench/echo", answer)
+echo.start()
+echo.wait_connected(30)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise TimeoutError(what)
+
+
+class Site:
+    def __init__(self, size: int):
+        self.size = size
+        self.wd = workdir(f"bench-scale-{size}-")
+        self.broker = Broker(workdir=str(self.wd / "broker"))
+        (self.wd / "broker").mkdir()
+        self.broker.start()
+        self.sim = EscposPrinterSim(link_path=str(self.wd / "printer-1"))
+        self.sim.start()
+        self.config = node_config(self.wd, self.broker.url, devices={"printer-1": {
+            "kind": "printer", "protocol": "escpos", "url": f"serial://{self.sim.link_path}", "role": KIOSK,
+            "options": {"scripts": ["latin", "cyrillic"], "cyrillic_codepage": 17}}})
+        self.core = DevCore(self.config, self.wd / "core.db", demo=False, call_interval_s=None, seed=5, day_size=size)
+        self.core.start()
+        assert self.core.wait_ready(300), "core"
+        self.controller = build_controller(self.config)
+        self.controller.start()
+        self.ui = MqttClient("127.0.0.1", self.broker.port, "bench-kiosk", role="kiosk",
+                             reply_topic=self.controller.topics.reply("kiosk", "bench-kiosk"))
+        self.ui.start()
+        assert self.ui.wait_connected(30)
+        # the baseline: a trivial responder in its own process on the same broker
+        self.echo = subprocess.Popen([sys.executable, "-c", ECHO_PROCESS, str(self.broker.port), str(ROOT)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_parent)  # noqa: PLW1509 (only a prctl call)
+        assert self.echo.stdout.readline().strip() == "ready"
+        today = self.core.today()
+        wait(lambda: (d := self.controller.schedule.day(today)) and d.appointments == size, 300, "cached")
+        now = self.core.now()
+        every = self.core.appointments()
+        outside = [a for a in every if a.status == "booked" and abs((a.start - now).total_seconds()) > 3 * 3600]
+        random.Random(size).shuffle(outside)
+        self.pool = outside
+        self.taken = 0
+        self.snapshot = ScheduleSnapshot(date=today, version=self.core.snapshot_version(),
+                                         appointments=[a.public() for a in every])
+
+    def next_appointment(self):
+        self.taken += 1
+        return self.pool[self.taken % len(self.pool)]
+
+    def checkin(self, by: str) -> float:
+        a = self.next_appointment()
+        body = ({"by": "code", "code": a.booking} if by == "code"
+                else {"by": "phone", "phone": a.phone, "birth_date": a.birth_date.isoformat()})
+        t0 = time.perf_counter()
+        answer = self.ui.request(self.controller.topics.command("checkin"), {"kiosk": KIOSK, **body}, 30)
+        elapsed = time.perf_counter() - t0
+        assert answer.status == "error" and answer.error.code in ("too_early", "too_late"), answer
+        return elapsed
+
+    def ping(self) -> float:
+        t0 = time.perf_counter()
+        answer = self.ui.request(self.controller.topics.command("ping"), {}, 30)
+        assert answer.status == "ok"
+        return time.perf_counter() - t0
+
+    def echo_ping(self) -> float:
+        t0 = time.perf_counter()
+        assert self.ui.request(ECHO, {}, 30).status == "ok"
+        return time.perf_counter() - t0
+
+    def pings(self, n: int) -> tuple[list[float], list[float]]:
+        node, echo = [], []
+        for _ in range(n):
+            node.append(self.ping())
+            echo.append(self.echo_ping())
+        return node, echo
+
+    def accept(self) -> tuple[float, tuple, tuple, int]:
+        """Seconds from the snapshot's publication to the cache holding it; pings idle and during."""
+        idle, echo_idle = self.pings(50)
+        version = self.controller.schedule.day(self.core.today()).version + 1
+        payload = self.snapshot.model_copy(update={"version": version}).model_dump_json(exclude_none=True).encode()
+        during: list[float] = []
+        echo_during: list[float] = []
+        done = threading.Event()
+
+        def pinger():
+            while not done.is_set():
+                during.append(self.ping())
+                echo_during.append(self.echo_ping())
+                time.sleep(0.02)
+
+        thread = threading.Thread(target=pinger)
+        thread.start()
+        snapshot_file = self.wd / "snapshot.json"
+        snapshot_file.write_bytes(payload)
+        t0 = time.perf_counter()
+        # published from another process, as the core's would be (not through this process's GIL)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-V", "mqttv5", "-q", "1",
+                        "-r", "-t", self.controller.topics.core_schedule(self.core.today()), "-f", str(snapshot_file)],
+                       check=True)
+        wait(lambda: self.controller.schedule.day(self.core.today()).version == version, 120, "accepted")
+        elapsed = time.perf_counter() - t0
+        done.set()
+        thread.join()
+        return elapsed, (idle, echo_idle), (during, echo_during), len(payload)
+
+    def stop(self):
+        self.ui.stop()
+        self.controller.stop()
+        if self.core:
+            self.core.stop()
+        self.sim.stop()
+        self.echo.stdin.close()
+        self.echo.wait(timeout=10)
+        self.broker.cleanup()
+
+
+def fmt(values: list[float]) -> str:
+    return "/".join(f"{v * 1e3:.1f}" for v in (percentile(values, 50), percentile(values, 99), max(values))) + " ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=60, help="check-ins per size, method and core state")
+    args = parser.parse_args()
+    started = time.monotonic()
+    sites = []
+    try:
+        for size in SIZES:
+            sites.append(Site(size))
+        print(f"setup (three sites, cores generating their days): {time.monotonic() - started:.1f} s")
+        print("\naccepting a snapshot (published by the core, until cached); pings to the same controller."
+              "\n  first: the controller's first large snapshot (it spawns the indexer process); again: the next one")
+        for site, round_ in [(s, r) for s in sites for r in ("first", "again")]:
+            elapsed, (idle, echo_idle), (during, echo_during), nbytes = site.accept()
+            goal = "  (goal < 5 s)" if site.size == 100_000 else ""
+            print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, {round_:5}): accepted in {elapsed:5.2f} s"
+                  f"{goal}, {len(during)} pings during it, all answered")
+            print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle "
+                  f"{percentile(during, 99) / percentile(idle, 99):.2f}x (goal <= 1.5x)")
+            print(f"      echo (own process) idle {fmt(echo_idle)}  during {fmt(echo_during)}  "
+                  f"p99 during/idle {percentile(echo_during, 99) / percentile(echo_idle, 99):.2f}x (the machine)")
+        results: dict[tuple[str, str, int], list[float]] = {}
+        for state in ("online", "away"):
+            if state == "away":
+                for site in sites:
+                    site.core.stop()
+                    site.core = None
+                    wait(lambda s=site: not s.controller.relay.core_online, 30, "core away")
+            for _ in range(args.count):
+                for by in ("code", "phone"):
+                    for site in sites:  # interleaved: the baseline (100) and the large days side by side
+                        results.setdefault((state, by, site.size), []).append(site.checkin(by))
+        print(f"\ncheck-in latency ({args.count} per row; p99 ratio against the 100-appointment day, goal <= 1.5x)")
+        for state in ("online", "away"):
+            for by in ("code", "phone"):
+                base = percentile(results[(state, by, 100)], 99)
+                for size in SIZES:
+                    values = results[(state, by, size)]
+                    p50, p99 = percentile(values, 50), percentile(values, 99)
+                    print(f"  core {state:6} by {by:5} {size:>7,}: p50 {p50 * 1e3:6.1f} ms  p99 {p99 * 1e3:6.1f} ms"
+                          f"  ratio {p99 / base:4.2f}x")
+        print(f"\ntotal {time.monotonic() - started:.1f} s")
+    finally:
+        for site in sites:
+            site.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -200,6 +200,36 @@ class ServiceConfig(Strict):
     specialty: str | None = Field(default=None, description="walk-in to any doctor of this specialty")
 
 
+class QueueConfig(Strict):
+    window: int = Field(default=15, ge=1, le=500, description="latest issue -> call intervals the wait estimate uses")
+    min_calls: int = Field(default=3, ge=1, le=100, description="calls of a queue today before it has an estimate")
+
+
+class VoiceConfig(Strict):
+    enabled: bool = Field(default=True, description="announce calls by voice")
+    languages: list[Lang] | None = Field(default=None, description="phrase languages in order (default: the site's)")
+    chime: bool = Field(default=True, description="a chime before the phrases")
+    node_speaker: bool = Field(default=True,
+                               description="the node speaks the calls of rooms no board with voice = true serves")
+    rate_wpm: int = Field(default=140, ge=80, le=260, description="espeak-ng speed, words per minute")
+    player: str = Field(default="aplay", description="command that plays a WAV file")
+
+
+class BoardConfig(Strict):
+    """A TV call board (`vestibule board --board ID`): an MQTT client, never a device owner."""
+    rooms: list[str] = Field(default_factory=list, description="rooms whose calls it shows (with services: either)")
+    services: list[str] = Field(default_factory=list, description="services whose calls and queues it shows")
+    languages: list[Lang] | None = Field(default=None, description="default: the site's languages")
+    language_mode: Literal["alternate", "side_by_side"] = "alternate"
+    alternate_s: float = Field(default=8.0, ge=2, le=120, description="seconds per language when alternating")
+    orientation: Literal["landscape", "portrait"] = "landscape"
+    highlight_s: float = Field(default=6.0, ge=1, le=60, description="seconds the newest call stays highlighted")
+    voice: bool = Field(default=False, description="this board's machine speaks the calls of its rooms "
+                                                   "(the node then does not)")
+    floors: dict[str, int] = Field(default_factory=dict, description="room -> floor, beyond the services' own")
+    title: dict[Lang, str] = Field(default_factory=dict)
+
+
 DeviceKind = Literal["printer", "oximeter", "thermometer", "display", "scanner"]
 
 
@@ -222,6 +252,9 @@ class VestibuleConfig(Strict):
     kiosk: KioskConfig = KioskConfig()
     services: list[ServiceConfig] = Field(min_length=1)
     devices: dict[str, DeviceConfig] = Field(default_factory=dict)
+    queue: QueueConfig = QueueConfig()
+    voice: VoiceConfig = VoiceConfig()
+    boards: dict[str, BoardConfig] = Field(default_factory=dict)
 
     @field_validator("devices")
     @classmethod
@@ -249,6 +282,39 @@ class VestibuleConfig(Strict):
         if len(set(ids)) != len(ids):
             raise ValueError(f"service ids must be unique, got {ids}")
         return self
+
+    @model_validator(mode="after")
+    def _one_voice_per_room(self):
+        spoken: dict[str, str] = {}
+        for name, board in self.boards.items():
+            if not board.voice:
+                continue
+            if not board.rooms:
+                raise ValueError(f"boards.{name}: voice = true needs its `rooms` (one speaker per room)")
+            for room in board.rooms:
+                if room in spoken:
+                    raise ValueError(f"room {room} is spoken by boards {spoken[room]} and {name}: "
+                                     "a call would be announced twice")
+                spoken[room] = name
+        return self
+
+    @model_validator(mode="after")
+    def _board_services_known(self):
+        known = {s.id for s in self.services}
+        for name, board in self.boards.items():
+            unknown = [s for s in board.services if s not in known]
+            if unknown:
+                raise ValueError(f"boards.{name}.services: {unknown} are not configured services")
+        return self
+
+    def voice_rooms_of_boards(self) -> set[str]:
+        """Rooms whose calls a board's machine announces (the node stays silent for them)."""
+        return {room for board in self.boards.values() if board.voice for room in board.rooms}
+
+    def floor_of(self, room: str, board: BoardConfig | None = None) -> int | None:
+        if board and room in board.floors:
+            return board.floors[room]
+        return next((s.floor for s in self.services if s.room == room and s.floor is not None), None)
 
     def service(self, service_id: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.id == service_id), None)

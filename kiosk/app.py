@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from kiosk.features.calls import feature as calls
 from kiosk.features.lobby import flow as lobby
-from kiosk.features import screening
+from kiosk.features import queue, screening
 from kiosk.node.controller import Controller, FeatureSpec
 
 FEATURES = [
     FeatureSpec("lobby", lambda config: config.kiosk, lobby.build),
     FeatureSpec("calls", lambda config: None, calls.build),
     FeatureSpec("screening", lambda config: config.screening, screening.build),
+    FeatureSpec("queue", lambda config: config.queue, queue.build),
 ]
 
 

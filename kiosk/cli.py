@@ -11,6 +11,8 @@ _REGISTRARS = [
     "devices.cli:register",
     "kiosk.cli_core:register",
     "ui.cli:register",
+    "kiosk.cli_voice:register",
+    "ui.board_cli:register",
     "provisioning.cli:register",
 ]
 

@@ -377,10 +377,10 @@ def run_demo(args) -> int:
     logs.mkdir()
     procs: list[subprocess.Popen] = []
 
-    def spawn(name: str, argv: list[str]) -> subprocess.Popen:
+    def spawn(name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(logs / f"{name}.log", "ab")
         proc = subprocess.Popen(exe + argv, stdout=log, stderr=log, cwd=ROOT, start_new_session=True,
-                                preexec_fn=die_with_parent)
+                                preexec_fn=die_with_parent, env=env)
         procs.append(proc)
         say(f"start   {name} (pid {proc.pid}); log {logs / (name + '.log')}")
         return proc
@@ -419,8 +419,17 @@ def run_demo(args) -> int:
                 time.sleep(scenario.rng.uniform(1.5, 3.5))
             time.sleep(2)
         else:
-            ui = spawn("kiosk-ui", ["kiosk", "--config", str(config_path), "--kiosk", "kiosk-1", "--windowed"])
-            say("demo    the kiosk window is open; close it or press Ctrl-C to stop")
+            # with the TV board: the kiosk at the display's left edge (Kivy reads KCFG_* at start), the
+            # board beside it in what width is left (16:9, at most half size)
+            board = "tv-1" in config.boards
+            at_left = {**os.environ, "KCFG_GRAPHICS_POSITION": "custom", "KCFG_GRAPHICS_LEFT": "0",
+                       "KCFG_GRAPHICS_TOP": "0"} if board else None
+            ui = spawn("kiosk-ui", ["kiosk", "--config", str(config_path), "--kiosk", "kiosk-1", "--windowed"],
+                       env=at_left)
+            if board:
+                spawn("board-tv-1", ["board", "--config", str(config_path), "--board", "tv-1", "--windowed",
+                                     "--size", "fit", "--at", "1290,0"])
+            say("demo    the kiosk window is open (and the TV board beside it); close it or press Ctrl-C to stop")
             try:
                 while ui.poll() is None:
                     for line in scenario.codes_to_try(core_db):

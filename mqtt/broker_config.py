@@ -48,13 +48,14 @@ DOCTOR = BrokerUser("doctor", "doctor")
 
 def users_from_config(config: VestibuleConfig) -> list[BrokerUser]:
     """controller, core, a user per kiosk and screening post (devices' roles kiosk-N, screening-N),
-    one per call board (a display device's id, or a device role board-X naming a board screen),
-    and the doctor."""
+    one per call board (a display device's id, a device role board-X naming a board screen, or a TV
+    board of `[boards.ID]`), and the doctor."""
     roles = {dev.role for dev in config.devices.values() if dev.role}
     users = [CONTROLLER, SCHEDULE, CORE]
     users += [BrokerUser(r, "kiosk") for r in sorted(roles) if _KIOSK.match(r)]
     users += [BrokerUser(r, "screening") for r in sorted(roles) if _SCREENING.match(r)]
     boards = set(config.devices_of("display")) | {r for r in roles if _BOARD.match(r)}  # a TV board's screen
+    boards |= set(config.boards)  # the TV boards' apps (vestibule board --board ID)
     users += [BrokerUser(name, "board") for name in sorted(boards)]
     return users + [DOCTOR]
 
@@ -81,6 +82,7 @@ def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
             ("write", f"{n}/dev/#"),
             ("write", f"{n}/evt/#"),
             ("write", f"{n}/board/#"),
+            ("write", f"{n}/queue/#"),
             ("read", f"{root}/reply/controller/#"),
             ("write", f"{root}/reply/kiosk/#"),
             ("write", f"{root}/reply/screening/#"),
@@ -111,6 +113,7 @@ def role_rules(site: str, node: str, user: BrokerUser) -> list[tuple[str, str]]:
     if user.role == "board":
         return [
             ("read", f"{n}/board/state"),
+            ("read", f"{n}/queue/state"),
             ("read", f"{n}/status"),
             ("read", f"{root}/core/status"),
         ]

@@ -85,6 +85,7 @@ class TicketResult(Strict):
     ahead: int
     printed: bool
     doctor: str | None = None  # a specialty walk-in: the least-loaded doctor of the day
+    wait_minutes: int | None = None  # the queue's estimate in whole minutes (queue feature); None: not known yet
     message: str
 
 
@@ -159,6 +160,8 @@ class ServiceInfo(Strict):
     room: str | None
     floor: int | None
     specialty: str | None
+    waiting: int | None = None  # tickets waiting now (queue feature); None: no queue state on this node
+    wait_minutes: int | None = None  # estimated wait, whole minutes; None: not enough calls today
 
 
 class PrinterInfo(Strict):

@@ -365,3 +365,23 @@ class DeviceReadingMessage(Strict):
     celsius: float | None = None
     ambient_celsius: float | None = None
     out_of_human_range: bool | None = None
+
+
+# --- queue state (our addition: node/{node}/queue/state, retained) ---------------------------
+class QueueEntry(Strict):
+    """One queue: a service in a room. Ticket numbers and counts only, never a name."""
+    service: str | None  # None: a room the core called a ticket to that the node did not issue
+    room: str | None
+    waiting: int = Field(ge=0, description="tickets issued today and not yet called")
+    last_called: TicketNo | None = None
+    last_called_at: AwareDatetime | None = None
+    wait_minutes: float | None = Field(default=None, ge=0,
+                                       description="median of today's latest issue -> call intervals; "
+                                                   "null until there are enough calls")
+    calls_today: int = Field(default=0, ge=0)
+
+
+class QueueState(Strict):
+    ts: AwareDatetime
+    day: date
+    queues: list[QueueEntry]

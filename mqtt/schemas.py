@@ -16,6 +16,7 @@ SCHEMAS: dict[str, object] = {
     "event-envelope": models.EventEnvelope,
     "call-command": models.CallCommand,
     "board-state": models.BoardState,
+    "queue-state": models.QueueState,
     "answer": models.AnswerAdapter,
     "req-booking.lookup": models.BookingLookupAdapter,
     "req-checkin": models.CheckinRequest,

@@ -116,3 +116,8 @@ class NodeTopics(SiteTopics):
     @property
     def board_state(self) -> str:
         return f"{self.base}/board/state"
+
+    @property
+    def queue_state(self) -> str:
+        # our addition: waiting counts and wait estimates per service and room (retained)
+        return f"{self.base}/queue/state"

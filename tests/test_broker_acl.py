@@ -52,7 +52,8 @@ DESIGN = {
     "kiosk-2":      [True, False, False, False, False, False, False, True,  True,  False, False],
     "screening-1":  [True, False, False, False, False, False, False, True,  True,  False, False],
     **{board:       [True, False, False, False, False, False, False, False, None,  False, False]
-       for board in ("board-floor1", "board-floor2", "board-floor3", "board-floor4", "board-lab")},
+       for board in ("board-floor1", "board-floor2", "board-floor3", "board-floor4", "board-lab", "tv-1",
+                     "tv-lab")},
     "doctor":       [True, False, False, False, False, False, False, False, None,  False, False],
 }
 
@@ -337,7 +338,7 @@ def test_controller_refuses_to_answer_outside_the_askers_reply_topics(running, r
     assert good.status == "ok"
     time.sleep(0.3)
     expected = {controller.topics.command("ping"), spy.reply_topic}
-    assert [t for t in seen if t not in expected and not t.endswith("/status")] == []
+    assert [t for t in seen if t not in expected and not t.endswith(("/status", "/queue/state"))] == []
     assert "refusing to answer" in caplog.text
     assert controller.commands.answers_to.refusals == 1
 

@@ -209,7 +209,7 @@ def test_a_walk_in_takes_a_priority_ticket_by_touch(env, kiosk):
     kiosk.tap("priority_toggle")
     lab = env.config.service("lab").names["ru"]
     buttons = [b["text"] for b in kiosk.state()["buttons"]]
-    assert lab in buttons
+    assert f"{lab}\nждут 0" in buttons  # the queue's waiting count from kiosk.info, under the name
     state = kiosk.wait_screen("result", after=kiosk.tap(lab))
     issued = env.wait_events("ticket.issued")[0]
     assert state["ticket"] == issued.data["ticket"] and issued.data["ticket"].startswith("L")

@@ -305,6 +305,8 @@ def ticket_view(data: dict, lang: str) -> ResultView:
         service += f" · {tr('priority_mark', lang)}"
     doctor = tr("route_doctor", lang, doctor=data["doctor"]) if data.get("doctor") else ""
     lines = [tr("ahead", lang, n=int(data.get("ahead", 0))), directions(data.get("floor"), lang)]
+    if data.get("wait_minutes") is not None:  # the queue's estimate, once it has one
+        lines.insert(1, tr("wait_minutes", lang, n=max(1, round(data["wait_minutes"]))))
     return ResultView(number=str(data.get("ticket", "")),
                       main=[x for x in (service, doctor, where(data.get("room"), data.get("floor"), lang)) if x],
                       lines=[x for x in lines if x], printed=bool(data.get("printed", True)),

@@ -65,6 +65,7 @@ class TicketDoc:
     lang: str = "ru"
     priority: bool = False
     people_ahead: int = 0
+    wait_minutes: float | None = None  # the queue's estimate; None: not enough calls today to say
     greeting: str = ""  # empty: the language's default greeting
     site: str = ""  # clinic name / address line
     footer: str = ""
@@ -142,6 +143,8 @@ def ticket_layout(doc: TicketDoc) -> list[Block]:
         blocks.append(Text(t["priority"], align="center", size="double", bold=True))
     blocks.append(Feed())
     blocks.append(Text(t["people_ahead"].format(n=doc.people_ahead)))
+    if doc.wait_minutes is not None:
+        blocks.append(Text(t["wait_minutes"].format(n=max(1, round(doc.wait_minutes)))))
     blocks.append(Text(f"{t['issued']}: {format_time(doc.issued_at, doc.lang)}"))
     blocks.append(Text(t["wait_call"]))
     blocks.append(Separator())

@@ -141,6 +141,7 @@ class Controller:
         self.client.publish(self.topics.status, self._status(True), retain=True)
         for status in self.devices.statuses():
             self._device_status(status)
+        self.bus.send("node.connected")  # features with retained state publish it again
         if self.store.full:
             self._storage_changed(True)
         log.info("node %s online, session %d, %d events waiting", self.config.node.id, self.session,

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from pydantic import ValidationError
 
-from kiosk.features.calls.announcer import Announcer
+from kiosk.features.calls.announcer import Announcer, node_speaks_for
 from kiosk.node.feature import BaseFeature, FeatureContext
 from mqtt.models import BoardCall, BoardState, CallCommand, CallDisplayed
 
@@ -30,9 +30,11 @@ class CallHandler:
     """Built from what a call touches: the boards (device manager), the announcer, the publisher
     and topics (board state), the outbox (call.displayed), the clock and the bus (call.made)."""
 
-    def __init__(self, *, devices, announcer: Announcer, publisher, topics, outbox, clock, bus):
+    def __init__(self, *, devices, announcer: Announcer, publisher, topics, outbox, clock, bus,
+                 speaks_for=lambda room: True):
         self.devices = devices
         self.announcer = announcer
+        self.speaks_for = speaks_for  # False: a board's machine announces that room (config voice)
         self.publisher = publisher
         self.topics = topics
         self.outbox = outbox
@@ -74,7 +76,8 @@ class CallHandler:
         self.bus.send("call.made", call)  # the ticket no longer waits (the kiosk's `ahead` counts)
         # screens first: the retained state costs nothing, the serial boards may be slow
         self.publisher.publish(self.topics.board_state, state, retain=True)
-        announced = self.announcer.announce(call.call_id, call.ticket, call.room) if announce else False
+        speak = announce and self.speaks_for(call.room)
+        announced = self.announcer.announce(call.call_id, call.ticket, call.room) if speak else False
         # each board's frame is queued on its own serial line; the next call need not wait for them
         queued = self.devices.queue_call(call.room, call.ticket)
         return self._confirm_pool.submit(self._report, call, queued, announced, announce, received)
@@ -110,13 +113,16 @@ class CallsFeature(BaseFeature):
 
     def stop(self) -> None:
         self.handler.stop()
+        self.handler.announcer.stop()
 
     def get_status(self) -> dict:
         return {"recent_calls": len(self.handler.recent)}
 
 
 def build(section, ctx: FeatureContext) -> CallsFeature:
-    announcer = Announcer(ctx.site.default_language, ctx.state_dir / "announcements")
+    announcer = Announcer.for_node(ctx.config, ctx.state_dir)
+    config = ctx.config
     handler = CallHandler(devices=ctx.devices, announcer=announcer, publisher=ctx.publisher, topics=ctx.topics,
-                          outbox=ctx.outbox, clock=ctx.clock, bus=ctx.bus)
+                          outbox=ctx.outbox, clock=ctx.clock, bus=ctx.bus,
+                          speaks_for=lambda room: node_speaks_for(config, room))
     return CallsFeature(handler, ctx.topics)

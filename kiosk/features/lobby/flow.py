@@ -107,10 +107,12 @@ class KioskFlow:
         room = doctor["room"] if doctor else service.room
         floor = doctor["floor"] if doctor else service.floor
         name = service.names.get(cmd.lang) or service.names.get(self.config.site.default_language) or service.id
+        _, wait_minutes = self.queue_estimate(service.id, room)
         blocks = ticket_blocks(number=reservation.number, lang=cmd.lang, service=name, issued_at=self.local(now),
                                priority=cmd.priority, ahead=reservation.ahead,
                                greeting=rules.greeting(self.local(now), cmd.lang), site=self.site_name(cmd.lang),
-                               room=room, floor=floor, doctor=doctor["name"] if doctor else None)
+                               room=room, floor=floor, doctor=doctor["name"] if doctor else None,
+                               wait_minutes=wait_minutes)
         with self.tickets.holding(reservation):
             printed = self.printing.print_blocks(cmd.kiosk, "ticket", reservation.number, blocks, now).printed
             with self.store.transaction() as tx:
@@ -131,7 +133,14 @@ class KioskFlow:
             message += texts.text(cmd.lang, "not_printed", ticket=issued.number)
         return TicketResult(ticket=issued.number, service=service.id, service_name=name, room=room, floor=floor,
                             priority=cmd.priority, ahead=issued.ahead, printed=printed, message=message,
-                            doctor=doctor["name"] if doctor else None)
+                            doctor=doctor["name"] if doctor else None, wait_minutes=wait_minutes)
+
+    def queue_estimate(self, service: str, room: str | None) -> tuple[int | None, int | None]:
+        """(waiting, wait_minutes) from the queue feature, asked over the bus; (None, None) without it."""
+        out: dict = {}
+        self.bus.send("queue.estimate", service, room, out)
+        minutes = out.get("wait_minutes")  # whole minutes for screens and paper, never "0 min"
+        return out.get("waiting"), None if minutes is None else max(1, round(minutes))
 
     def least_loaded(self, specialty: str, now: datetime) -> dict | None:
         """Today's least-loaded doctor of the specialty, from the cached schedule: id, name, room, floor."""
@@ -204,7 +213,9 @@ class KioskFlow:
         now = self.now()
         default = cfg.site.default_language
         services = [ServiceInfo(id=s.id, name=s.names.get(cmd.lang) or s.names.get(default) or s.id, prefix=s.prefix,
-                                room=s.room, floor=s.floor, specialty=s.specialty) for s in cfg.services]
+                                room=s.room, floor=s.floor, specialty=s.specialty,
+                                **dict(zip(("waiting", "wait_minutes"), self.queue_estimate(s.id, None))))
+                    for s in cfg.services]
         return KioskInfoResult(kiosk=cmd.kiosk, lang=cmd.lang, languages=list(cfg.site.languages),
                                greeting=rules.greeting(self.local(now), cmd.lang), site=self.site_name(cmd.lang),
                                services=services, core_online=self.core.online,

@@ -66,9 +66,10 @@ def receipt_blocks(*, number: str, lang: str, patient: str, doctor: str, special
 
 
 def ticket_blocks(*, number: str, lang: str, service: str, issued_at: datetime, priority: bool, ahead: int,
-                  greeting: str, site: str, room: str | None, floor: int | None, doctor: str | None) -> list:
+                  greeting: str, site: str, room: str | None, floor: int | None, doctor: str | None,
+                  wait_minutes: float | None = None) -> list:
     doc = TicketDoc(number=number, service=service, issued_at=issued_at, lang=lang, priority=priority,
-                    people_ahead=ahead, greeting=greeting, site=site)
+                    people_ahead=ahead, wait_minutes=wait_minutes, greeting=greeting, site=site)
     blocks = ticket_layout(doc)
     # TicketDoc has no directions: they go in right after the service line.
     t = labels(lang)

@@ -1,0 +1,68 @@
+"""The TV board's MQTT side: the retained board and queue state and whether the node is there.
+
+Everything arrives on paho's thread and reaches the UI through `post` (Clock.schedule_once).
+After every (re)connection the broker sends the retained states again, which is how the board
+rebuilds; `on_link(True)` tells the app that what follows is a rebuild, not new calls.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from foundation.config import VestibuleConfig
+from mqtt.client import MqttClient
+from mqtt.models import BoardState, NodeStatus, QueueState
+from mqtt.topics import NodeTopics
+
+log = logging.getLogger("vestibule.ui.board")
+
+Post = Callable[[Callable[[], None]], None]
+
+
+class BoardClient:
+    def __init__(self, config: VestibuleConfig, board_id: str, post: Post, *, password: str | None = None):
+        self.topics = NodeTopics(config.site.id, config.node.id)
+        self.post = post
+        self.on_board: Callable[[BoardState], None] = lambda state: None
+        self.on_queue: Callable[[QueueState], None] = lambda state: None
+        self.on_node: Callable[[bool], None] = lambda online: None
+        self.on_link: Callable[[bool], None] = lambda up: None
+        # with broker users (vestibule broker config) the board is user `board_id`, its client id the same
+        username = board_id if config.broker.username else None
+        client_id = username or f"board-{board_id}-{os.getpid()}"  # a restarted board is not kicked by its old session
+        if password is None and username and config.broker.password_file:
+            sibling = config.broker.password_file.parent / f"{board_id}.password"
+            password = sibling.read_text(encoding="utf-8").strip() if sibling.is_file() else None
+        self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="board",
+                               username=username, password=password,
+                               tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+        self.mqtt.on_connect(lambda: self.post(lambda: self.on_link(True)))
+        self.mqtt.on_disconnect(lambda: self.post(lambda: self.on_link(False)))
+        self.mqtt.subscribe(self.topics.board_state, self._parsed(BoardState, lambda s: self.on_board(s)))
+        self.mqtt.subscribe(self.topics.queue_state, self._parsed(QueueState, lambda s: self.on_queue(s)))
+        self.mqtt.subscribe(self.topics.status, self._parsed(NodeStatus, lambda s: self.on_node(s.online)))
+
+    def _parsed(self, model, deliver):
+        def handle(msg) -> None:
+            if not msg.payload:
+                return
+            try:
+                state = model.model_validate_json(msg.payload)
+            except ValidationError as exc:
+                log.warning("ignoring a malformed %s: %s", model.__name__, exc.errors()[0]["msg"])
+                return
+            self.post(lambda: deliver(state))
+        return handle
+
+    @property
+    def connected(self) -> bool:
+        return self.mqtt.connected.is_set()
+
+    def start(self) -> None:
+        self.mqtt.start()
+
+    def stop(self) -> None:
+        self.mqtt.stop()

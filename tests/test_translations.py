@@ -40,6 +40,9 @@ def _keys_named_in_code() -> set[str]:
         section = next((s for s in APP_SECTIONS if path.name.startswith(s)), "ui")
         named |= {f"{section}.{k}" for k in ui_key.findall(path.read_text(encoding="utf-8"))
                   if not k.startswith("greeting_")}
+    board_key = re.compile(r"""\btext\(\s*\w+,\s*['"]([a-z0-9_]+)['"]""")
+    for path in ROOT.glob("ui/board_*.py"):
+        named |= {"board." + k for k in board_key.findall(path.read_text(encoding="utf-8"))}
     for path in ROOT.glob("kiosk/**/*.py"):
         source = path.read_text(encoding="utf-8")
         named |= {"kiosk." + k for k in kiosk_key.findall(source)}

@@ -7,38 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from foundation import i18n
 from foundation.config import BoardConfig, VestibuleConfig
 from mqtt.models import BoardCall, BoardState, QueueEntry, QueueState
 
 HISTORY = 8
 
-TEXTS: dict[str, dict[str, str]] = {
-    "ru": {
-        "title": "Электронная очередь", "now": "Приглашается", "calls": "Последние вызовы", "queue": "Очередь",
-        "room": "Кабинет {room}", "room_floor": "Кабинет {room}, {floor} этаж", "room_short": "каб. {room}",
-        "waiting": "Ожидают", "wait": "Ожидание", "minutes": "≈ {n} мин", "unknown": "—",
-        "none": "Вызовов пока нет",
-        "offline": "Табло не на связи", "offline_note": "Вызовы временно не показываются. Ожидайте у кабинета — вас пригласят.",
-    },
-    "zh": {
-        "title": "叫号系统", "now": "请到", "calls": "最近叫号", "queue": "排队情况",
-        "room": "{room} 号诊室", "room_floor": "{floor} 楼 {room} 号诊室", "room_short": "{room} 号",
-        "waiting": "等候人数", "wait": "预计等候", "minutes": "约 {n} 分钟", "unknown": "—",
-        "none": "暂无叫号",
-        "offline": "叫号屏已离线", "offline_note": "暂时无法显示叫号。请在诊室附近等候，工作人员会叫您。",
-    },
-    "en": {
-        "title": "Patient calls", "now": "Now calling", "calls": "Recent calls", "queue": "Queue",
-        "room": "Room {room}", "room_floor": "Room {room}, floor {floor}", "room_short": "room {room}",
-        "waiting": "Waiting", "wait": "Est. wait", "minutes": "≈ {n} min", "unknown": "—",
-        "none": "No calls yet",
-        "offline": "Board offline", "offline_note": "Calls cannot be shown right now. Please wait near the room; you will be called.",
-    },
-}
-
-
 def text(lang: str, key: str, **values) -> str:
-    return TEXTS.get(lang, TEXTS["en"])[key].format(**values)
+    """The board's words: the one catalog's `board.*` keys (foundation/i18n.py)."""
+    return i18n.text("board." + key, lang, **values)
 
 
 @dataclass(frozen=True)

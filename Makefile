@@ -6,5 +6,5 @@ test:
 	@./scripts/test.sh
 setup:
 	@bash scripts/bootstrap.sh
-bench: setup
-	@for b in bench/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
+bench:
+	@./scripts/bench.sh

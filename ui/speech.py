@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from kiosk.features.calls.announcer import VOICES
+from foundation.voices import ESPEAK_VOICES as VOICES
 
 log = logging.getLogger("vestibule.ui.speech")
 

@@ -24,9 +24,10 @@ import wave
 from pathlib import Path
 
 from foundation import i18n
+from foundation.voices import ESPEAK_VOICES
 
 RATE_HZ = 22050  # espeak-ng's own output rate: clips join without resampling
-VOICES = {"ru": "ru", "en": "en-gb", "zh": "cmn"}
+VOICES = ESPEAK_VOICES
 PAUSE_S = 0.35  # between the chime and the phrases, and between languages
 
 # Latin prefix letters as a Russian reader says them off the paper: letters that look Cyrillic

@@ -22,9 +22,7 @@ class DoctorsDesk:
         booked = self.store.get(data.booking)
         known = doctor(data.doctor_id)
         name = known.name if known else (booked.doctor_name if booked else data.doctor_id)
-        self.store.add_notification(envelope.id, data.booking, data.doctor_id, name, envelope_received(envelope))
+        # the log line first: whoever sees the record (a test, the demo) also finds the line
         log.info("doctor %s (%s) informed: booking %s went to the isolation box", name, data.doctor_id, data.booking)
+        self.store.add_notification(envelope.id, data.booking, data.doctor_id, name, envelope.ts)
 
-
-def envelope_received(envelope):
-    return envelope.ts

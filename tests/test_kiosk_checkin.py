@@ -180,7 +180,12 @@ def test_first_visit_goes_to_registration_before_the_doctor(env):
     assert data["route"] == "registration"
     assert data["ticket"] == "N001"  # the registration letter, not the therapist's T
     assert "регистратуру (кабинет 1)" in data["message"] and "кабинет 12" in data["message"]
-    assert "Сначала пройдите в регистратуру" in env.next_document(before).text_lines
+    lines = env.next_document(before).text_lines
+    assert "Сначала пройдите в регистратуру" in lines
+    # the first action first: where registration is, before the doctor's details
+    where = lines.index("Регистратура, кабинет 1, этаж 1")
+    assert lines.index("Сначала пройдите в регистратуру") < where < next(
+        i for i, line in enumerate(lines) if line.startswith("Врач"))
     assert env.wait_events("checkin.completed")[0].data["route"] == "registration"
 
 

@@ -83,6 +83,7 @@ class ReceiptDoc:
     lang: str = "ru"
     floor: str = ""
     route_note: str = ""  # a catalog key under receipt.route ("registration_first") or free text
+    first_stop: str = ""  # where the first stop is, e.g. "Регистратура, кабинет 1, этаж 1" (large, first)
     greeting: str = ""
     site: str = ""
     footer: str = ""
@@ -171,6 +172,8 @@ def receipt_layout(doc: ReceiptDoc) -> list[Block]:
     first = doc.route_note in FIRST_STOPS
     if first:
         blocks.append(Text(route_note_text(doc.route_note, doc.lang), align="center", size="tall", bold=True))
+        if doc.first_stop:
+            blocks.append(Text(doc.first_stop, align="center", size="tall", bold=True))
         blocks.append(Feed())
     blocks.append(Text(f"{t['patient']}: {doc.patient_name}"))
     blocks.append(Text(f"{t['doctor']}: {doc.doctor_name}"))

@@ -272,8 +272,16 @@ class CheckinService:
                                 doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
                                 room=appt.room, floor=appt.floor, start=appt.start.astimezone(self.flow.tz),
                                 booking=appt.booking, route=route, greeting=rules.greeting(flow.local(now), lang),
-                                site=flow.site_name(lang))
+                                site=flow.site_name(lang), first_stop=self.first_stop(route, lang))
         return flow.printing.prepare(kiosk, "receipt", number, blocks)
+
+    def first_stop(self, route: str, lang: str) -> str:
+        """A first visit's first stop as the receipt prints it, large: "Registration, room 1, floor 1"."""
+        reg = self.flow.config.service("registration") if route == "registration" else None
+        if reg is None:
+            return ""
+        name = reg.names.get(lang) or reg.names.get(self.flow.config.site.default_language) or reg.id
+        return name + texts.room_part(lang, reg.room) + texts.floor_part(lang, reg.floor)
 
     def print_receipt(self, appt: Appointment, number: str, route: str, *, kiosk: str, lang: str,
                       now: datetime) -> bool:

@@ -89,8 +89,9 @@ def main() -> int:
                 "kind": "display", "protocol": "alpha", "url": f"serial://{board.link_path}", "rooms": ["1"],
                 "options": {"address": "01"}}}, NODE)
             procs = {"controller": spawn_controller(cfg)}
-            tech = MqttClient("127.0.0.1", broker.port, "bench-tech", role="tech",
-                              reply_topic=topics.reply("tech", "bench-tech"))
+            # asks as a kiosk: the node answers only the roles that send it commands
+            tech = MqttClient("127.0.0.1", broker.port, "kiosk-bench", role="kiosk",
+                              reply_topic=topics.reply("kiosk", "kiosk-bench"))
             core = MqttClient("127.0.0.1", broker.port, "bench-core", role="core")
             tech.start()
             core.start()

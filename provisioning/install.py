@@ -99,10 +99,10 @@ def install(config_path: Path, root: Path, *, with_devcore: bool, screens: list[
     from kiosk.node.config import load_node_config
     config = load_node_config(config_path)  # ConfigError if the file is not valid: nothing is written
     exe = exe or default_exe()
-    if screens is None:
+    if screens is None:  # the screens the config names: device roles, and every TV board
         screens = sorted({d.role for d in config.devices.values()
-                          if d.role and d.role.split("-", 1)[0] in units.SCREEN_APPS})
-    by_app = units.screens_by_app(screens)
+                          if d.role and d.role.split("-", 1)[0] in units.SCREEN_APPS} | set(config.boards))
+    by_app = units.screens_by_app(screens, frozenset(config.boards))
     inst = Installer(root, out)
 
     inst.step("system users and groups")

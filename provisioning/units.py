@@ -169,11 +169,12 @@ ExecStart={mosquitto} -c {BROKER_DIR}/mosquitto.conf
 """
 
 
-def screens_by_app(screens: list[str]) -> dict[str, list[str]]:
-    """kiosk-1 -> kiosk, screening-2 -> screening, board-hall -> board."""
+def screens_by_app(screens: list[str], boards: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """kiosk-1 -> kiosk, screening-2 -> screening, board-hall -> board; a `[boards.ID]` of the
+    config (e.g. tv-1) is a board whatever its name."""
     by_app: dict[str, list[str]] = {app: [] for app in SCREEN_APPS}
     for screen in screens:
-        app = screen.split("-", 1)[0]
+        app = "board" if screen in boards else screen.split("-", 1)[0]
         if app not in by_app:
             raise ValueError(f"screen {screen!r}: expected a name starting with kiosk-, screening- or board-")
         by_app[app].append(screen)

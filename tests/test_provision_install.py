@@ -51,7 +51,9 @@ def test_staged_units_pass_systemd_analyze_verify_without_a_warning(staged):
     root, _, _ = staged
     assert shutil.which("systemd-analyze"), "systemd-analyze is installed by scripts/bootstrap.sh"
     wants = sorted(p.name for d in (root / UNITS).glob("*.target.wants") for p in d.iterdir())
-    assert wants == ["vestibule-controller.service", "vestibule-kiosk@kiosk-1.service",
+    # the config's screens: its kiosk and post (device roles) and its TV boards ([boards.*])
+    assert wants == ["vestibule-board@tv-1.service", "vestibule-board@tv-lab.service",
+                     "vestibule-controller.service", "vestibule-kiosk@kiosk-1.service",
                      "vestibule-screening@screening-1.service"]
     env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{root / UNITS}:"}
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *wants], env=env, capture_output=True, text=True, check=False)

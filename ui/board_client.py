@@ -7,15 +7,14 @@ rebuilds; `on_link(True)` tells the app that what follows is a rebuild, not new 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
 from foundation.config import VestibuleConfig
-from mqtt.client import MqttClient
 from mqtt.models import BoardState, NodeStatus, QueueState
 from mqtt.topics import NodeTopics
+from ui.screen_identity import screen_client, screen_password
 
 log = logging.getLogger("vestibule.ui.board")
 
@@ -30,15 +29,9 @@ class BoardClient:
         self.on_queue: Callable[[QueueState], None] = lambda state: None
         self.on_node: Callable[[bool], None] = lambda online: None
         self.on_link: Callable[[bool], None] = lambda up: None
-        # with broker users (vestibule broker config) the board is user `board_id`, its client id the same
-        username = board_id if config.broker.username else None
-        client_id = username or f"board-{board_id}-{os.getpid()}"  # a restarted board is not kicked by its old session
-        if password is None and username and config.broker.password_file:
-            sibling = config.broker.password_file.parent / f"{board_id}.password"
-            password = sibling.read_text(encoding="utf-8").strip() if sibling.is_file() else None
-        self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="board",
-                               username=username, password=password,
-                               tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+        if password is None and config.broker.username:
+            password = screen_password(config, None, board_id)
+        self.mqtt = screen_client(config, board_id, "board", password=password, replies=False)
         self.mqtt.on_connect(lambda: self.post(lambda: self.on_link(True)))
         self.mqtt.on_disconnect(lambda: self.post(lambda: self.on_link(False)))
         self.mqtt.subscribe(self.topics.board_state, self._parsed(BoardState, lambda s: self.on_board(s)))

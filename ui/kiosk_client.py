@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from foundation.config import VestibuleConfig
-from mqtt.client import MqttClient, RequestTimeout
+from mqtt.client import RequestTimeout
 from mqtt.models import CoreStatus, DeviceReadingMessage, ErrorAnswer
 from mqtt.topics import NodeTopics
+from ui.screen_identity import screen_password as kiosk_password  # noqa: F401 (the app's name for it)
+from ui.screen_identity import screen_client
 
 log = logging.getLogger("vestibule.ui.kiosk")
 
@@ -36,18 +36,6 @@ def scanner_of(config: VestibuleConfig, kiosk_id: str) -> str | None:
     return next((name for name, dev in config.devices_of("scanner").items() if dev.role == kiosk_id), None)
 
 
-def kiosk_password(config: VestibuleConfig, password_file: str | None, kiosk_id: str) -> str | None:
-    """The kiosk's own broker password: the given file, else {kiosk_id}.password beside the node's
-    (`vestibule broker config` writes one per kiosk there)."""
-    if password_file:
-        return Path(password_file).read_text(encoding="utf-8").strip()
-    if config.broker.password_file:
-        sibling = config.broker.password_file.parent / f"{kiosk_id}.password"
-        if sibling.is_file():
-            return sibling.read_text(encoding="utf-8").strip()
-    return None
-
-
 class KioskClient:
     def __init__(self, config: VestibuleConfig, kiosk_id: str, post: Post, *, timeout: float = 12.0,
                  username: str | None = None, password: str | None = None):
@@ -58,15 +46,7 @@ class KioskClient:
         self.on_scan: Callable[[str], None] = lambda code: None
         self.on_link: Callable[[bool], None] = lambda up: None  # broker reachable, core online
         self.core_online = True
-        # Each kiosk is its own broker user, named by its id; the site broker replaces the client id
-        # with the user name (use_username_as_clientid), so the reply topic it may read is
-        # reply/kiosk/{user}. Without a user (demo, tests) a pid keeps two kiosk processes apart.
-        if username is None and config.broker.username:
-            username = kiosk_id
-        client_id = username or f"kiosk-{kiosk_id}-{os.getpid()}"
-        self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="kiosk",
-                               reply_topic=self.topics.reply("kiosk", client_id), username=username,
-                               password=password, tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+        self.mqtt = screen_client(config, kiosk_id, "kiosk", username=username, password=password)
         self.mqtt.on_connect(lambda: self._link_changed())
         self.mqtt.on_disconnect(lambda: self._link_changed())
         self.mqtt.subscribe(self.topics.core_status, self._core_status)

@@ -7,16 +7,16 @@ Network work runs on paho's thread and a small pool; results reach the UI throug
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from foundation.config import VestibuleConfig
-from mqtt.client import MqttClient, RequestTimeout
+from mqtt.client import RequestTimeout
 from mqtt.models import DeviceReadingMessage, ErrorAnswer
 from mqtt.topics import NodeTopics
+from ui.screen_identity import screen_client
+from ui.screen_identity import screen_password as screening_password  # noqa: F401 (the app's name for it)
 
 log = logging.getLogger("vestibule.ui.screening")
 
@@ -40,18 +40,6 @@ def post_devices(config: VestibuleConfig, post: str) -> dict[str, str]:
     return found
 
 
-def screening_password(config: VestibuleConfig, password_file: str | None, post_id: str) -> str | None:
-    """The post's own broker password: the given file, else {post_id}.password beside the node's
-    (`vestibule broker config` and `provision credentials` write one per post there)."""
-    if password_file:
-        return Path(password_file).read_text(encoding="utf-8").strip()
-    if config.broker.password_file:
-        sibling = config.broker.password_file.parent / f"{post_id}.password"
-        if sibling.is_file():
-            return sibling.read_text(encoding="utf-8").strip()
-    return None
-
-
 class ScreeningClient:
     def __init__(self, config: VestibuleConfig, post_id: str, post: Post, *, timeout: float = 15.0,
                  username: str | None = None, password: str | None = None):
@@ -62,15 +50,7 @@ class ScreeningClient:
         self.on_reading: Callable[[str, dict], None] = lambda kind, reading: None
         self.on_scan: Callable[[str], None] = lambda code: None
         self.on_link: Callable[[bool], None] = lambda up: None
-        # Each post is its own broker user, named by its id, and the site broker makes the client
-        # id the user name: the reply topic it may read is reply/screening/{user}. Without a user
-        # (demo, tests) a pid keeps two post processes apart.
-        if username is None and config.broker.username:
-            username = post_id
-        client_id = username or f"screening-{post_id}-{os.getpid()}"
-        self.mqtt = MqttClient(config.broker.host, config.broker.port, client_id, role="screening",
-                               reply_topic=self.topics.reply("screening", client_id), username=username,
-                               password=password, tls=config.broker.tls, keepalive=config.broker.keepalive_s)
+        self.mqtt = screen_client(config, post_id, "screening", username=username, password=password)
         self.mqtt.on_connect(lambda: self.post(lambda: self.on_link(True)))
         self.mqtt.on_disconnect(lambda: self.post(lambda: self.on_link(False)))
         self.devices = post_devices(config, post_id)

@@ -28,7 +28,6 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.config import Config
 from kivy.factory import Factory
 from kivy.properties import (
     BooleanProperty,
@@ -40,6 +39,7 @@ from kivy.properties import (
 from ui.board_cli import add_arguments
 from ui.board_model import BoardView, board_view
 from ui.display import x_display_size
+from ui.window import configure_window, load_screen_config, start_logging
 
 log = logging.getLogger("vestibule.ui.board")
 KV_FILE = Path(__file__).with_name("board.kv")
@@ -309,44 +309,14 @@ class BoardApp(App):
         os.replace(tmp, self.state_file)
 
 
-def configure_window(windowed: bool, size: str, at: str | None = None) -> None:
-    """Before Kivy creates its window: a normal window of `size`, or borderless over the display."""
-    width, height = (int(x) for x in size.lower().split("x"))
-    Config.set("kivy", "exit_on_escape", "0")
-    if windowed:
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "borderless", "0")
-        if at:
-            left, top = (int(x) for x in at.split(","))
-            Config.set("graphics", "position", "custom")
-            Config.set("graphics", "left", str(left))
-            Config.set("graphics", "top", str(top))
-    else:
-        screen = x_display_size()  # see ui/display.py: a borderless window covers a bare X display
-        if screen:
-            width, height = screen
-            Config.set("graphics", "position", "custom")
-            Config.set("graphics", "left", "0")
-            Config.set("graphics", "top", "0")
-        Config.set("graphics", "fullscreen", "0" if screen else "auto")
-        Config.set("graphics", "borderless", "1")
-        Config.set("graphics", "show_cursor", "0")
-    Config.set("graphics", "width", str(width))
-    Config.set("graphics", "height", str(height))
-    Config.set("graphics", "resizable", "0")
-
-
 def run(args: argparse.Namespace, on_settled: Callable[[BoardApp], None] | None = None) -> int:
-    from foundation.config import ConfigError, load_config
     from ui import fonts
     from ui.board_client import BoardClient
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    start_logging()
+    # the board's window size comes from its config: fonts are registered once the window is set
+    config = load_screen_config(args.config, "vestibule board", fonts_needed=False)
+    if config is None:
         return 2
     if args.board not in config.boards:
         known = ", ".join(config.boards) or "none"

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.config import Config
 from kivy.factory import Factory
 from kivy.properties import (
     BooleanProperty,
@@ -34,7 +33,7 @@ from kivy.properties import (
 )
 
 from ui import i18n, widgets
-from ui.display import x_display_size
+from ui.window import configure_window, load_screen_config, start_logging
 from ui.kiosk_model import (
     BIRTH_ROWS,
     CODE_ROWS,
@@ -775,33 +774,6 @@ class KioskApp(App):
 
 
 # -- start-up -----------------------------------------------------------------------------------------
-def configure_window(windowed: bool, size: str) -> None:
-    """Must run before Kivy creates the window (the first import of kivy.core.window)."""
-    width, height = (int(x) for x in size.lower().split("x"))
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")  # no red dots on right click
-    if windowed:
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "borderless", "0")
-        Config.set("graphics", "width", str(width))
-        Config.set("graphics", "height", str(height))
-    else:
-        # The whole screen, no borders, no cursor: nothing on screen leads to the desktop.
-        screen = x_display_size()
-        if screen:  # a borderless window over the whole display (see ui/display.py for why)
-            Config.set("graphics", "fullscreen", "0")
-            Config.set("graphics", "position", "custom")
-            Config.set("graphics", "left", "0")
-            Config.set("graphics", "top", "0")
-            Config.set("graphics", "width", str(screen[0]))
-            Config.set("graphics", "height", str(screen[1]))
-        else:
-            Config.set("graphics", "fullscreen", "auto")
-        Config.set("graphics", "borderless", "1")
-        Config.set("graphics", "show_cursor", "0")
-    Config.set("graphics", "resizable", "0")
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     from ui.cli import add_arguments
     p = argparse.ArgumentParser(prog="python -m ui.kiosk_app", description="Vestibule lobby kiosk")
@@ -812,21 +784,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, inspect=None) -> int:
     """`inspect(name)`: with --tour, called on every screen of the tour once it is laid out."""
-    from foundation.config import ConfigError, load_config
-    from ui import fonts
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    start_logging()
     configure_window(args.windowed or bool(getattr(args, "tour", None)), args.size)
-    try:
-        fonts.register()
-    except fonts.FontMissing as exc:
-        print(f"vestibule kiosk: {exc}", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.config or ROOT / "config" / "example.toml")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    config = load_screen_config(args.config or ROOT / "config" / "example.toml", "vestibule kiosk")
+    if config is None:
         return 2
     if getattr(args, "tour", None):
         from ui.tour import Tour

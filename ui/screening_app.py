@@ -23,12 +23,12 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.config import Config
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, DictProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 
 from ui import screening_model as model
+from ui.window import configure_window, load_screen_config, start_logging
 from ui.screening_client import Reply
 from ui.screening_texts import LANG_NAMES, REASONS, tr
 
@@ -363,22 +363,6 @@ class ScreeningApp(App):
 
 
 # -- start-up -------------------------------------------------------------------------------------
-def configure_window(windowed: bool, size: str) -> None:
-    """Must run before Kivy creates the window."""
-    width, height = (int(x) for x in size.lower().split("x"))
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
-    Config.set("graphics", "width", str(width))
-    Config.set("graphics", "height", str(height))
-    Config.set("graphics", "resizable", "0")
-    if windowed:
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "borderless", "0")
-    else:
-        Config.set("graphics", "fullscreen", "auto")
-        Config.set("graphics", "borderless", "1")
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     from ui.cli import add_screening_arguments
     p = argparse.ArgumentParser(prog="python -m ui.screening_app", description="Vestibule screening post")
@@ -387,21 +371,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    from foundation.config import ConfigError, load_config
-    from ui import fonts
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    start_logging()
     configure_window(args.windowed or bool(getattr(args, "tour", None)), args.size)
-    try:
-        fonts.register()
-    except fonts.FontMissing as exc:
-        print(f"vestibule screening: {exc}", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.config or ROOT / "config" / "example.toml")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    config = load_screen_config(args.config or ROOT / "config" / "example.toml", "vestibule screening")
+    if config is None:
         return 2
     if getattr(args, "tour", None):
         from ui.screening_tour import Tour

@@ -47,15 +47,16 @@ class ReplyPolicy:
         asker = "/".join(owner) if owner else repr(response_topic[:120])
         now = time.monotonic()
         with self._lock:
-            self.refusals += 1
             if now - self._last_logged.get(asker, -self.log_interval_s) < self.log_interval_s:
                 self._unlogged += 1
+                self.refusals += 1
                 return
             start, lines = self._minute
             if now - start >= 60:
                 start, lines = now, 0
             if lines >= MAX_NEW_LINES_PER_MINUTE:
                 self._unlogged += 1
+                self.refusals += 1
                 return
             self._minute = (start, lines + 1)
             if len(self._last_logged) >= MAX_TRACKED:
@@ -65,3 +66,5 @@ class ReplyPolicy:
         log.warning("refusing to answer a request on %s at ResponseTopic %s: answers go only to %s/reply/{%s}/"
                     "{client-id}%s", request_topic, asker, self.topics.root, ",".join(sorted(self.roles)),
                     f" ({unlogged} more refusals not logged)" if unlogged else "")
+        with self._lock:
+            self.refusals += 1  # counted once its line is out: a reader of the count finds the line

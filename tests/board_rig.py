@@ -4,7 +4,6 @@ it shows in a test-mode state file (texts of the widget tree, newest call, queue
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from kiosk.demo import dump_toml
+from tests.support.app_process import app_output, stop_app
 from tests.conftest import ROOT
 from tests.kiosk_env import wait_until
 from tests.support.processes import popen_child
@@ -67,19 +67,10 @@ class BoardProcess:
             raise AssertionError(f"board never showed {what}; last state {self.state()}\n{self.output()}") from None
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-4000:]
+        return app_output(self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.log.close()
+        stop_app(self.proc, self.log)
 
 
 def call(env, call_id: str, ticket: str, room: str) -> float:

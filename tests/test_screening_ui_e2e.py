@@ -6,7 +6,6 @@ buttons the app lists in its test-mode state file, found by their text as staff 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mqtt.models import DeviceReadingMessage
+from tests.support.app_process import app_output, stop_app
 from tests.conftest import ROOT
 from tests.support.processes import popen_child
 from tests.support.screening_post import POST, as_reported, screening_post, set_patient
@@ -78,20 +78,11 @@ class PostApp:
         self.pointer.click(button["x"], button["y"])
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-4000:]
+        return app_output(self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_app(self.proc, self.log)
         self.pointer.close()
-        self.log.close()
 
 
 @pytest.fixture

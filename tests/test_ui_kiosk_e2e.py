@@ -22,6 +22,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from mqtt.models import DeviceReadingMessage
+from tests.support.app_process import app_output, stop_app
 from tests.conftest import ROOT, SCREENSHOTS
 from tests.kiosk_env import KIOSK, kiosk_env, wait_until
 from tests.support.processes import popen_child
@@ -124,20 +125,11 @@ class KioskProcess:
         return sent
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-4000:]
+        return app_output(self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_app(self.proc, self.log)
         self.pointer.close()
-        self.log.close()
 
 
 def assert_screenshot(screen: str, since: float) -> None:

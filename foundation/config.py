@@ -212,7 +212,9 @@ class VoiceConfig(Strict):
     node_speaker: bool = Field(default=True,
                                description="the node speaks the calls of rooms no board with voice = true serves")
     rate_wpm: int = Field(default=140, ge=80, le=260, description="espeak-ng speed, words per minute")
-    player: str = Field(default="aplay", description="command that plays a WAV file")
+    player: str = Field(default="aplay -q -", description="command that plays a WAV: a lone `-` argument means "
+                        "it reads the WAV from standard input (started ahead: a call starts without a process "
+                        "start); otherwise the file's path replaces {wav} or is appended")
 
 
 class BoardConfig(Strict):

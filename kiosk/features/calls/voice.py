@@ -132,6 +132,7 @@ class Voice:
         self.with_chime = chime
         self.rate_wpm = rate_wpm
         self.espeak = shutil.which("espeak-ng")
+        self._chime_frames: bytes | None = None
 
     @property
     def available(self) -> bool:
@@ -154,6 +155,12 @@ class Voice:
             raise VoiceError(f"espeak-ng failed for {lang}: {exc}") from exc
         tmp.replace(path)
         return path
+
+    def chime_frames(self) -> bytes:
+        """The chime and the pause after it, as frames (kept: a call's audio starts with them)."""
+        if self._chime_frames is None:
+            self._chime_frames = read_frames(self.chime_file())
+        return self._chime_frames
 
     def chime_file(self) -> Path:
         """The chime and the pause after it, as its own cached WAV (played while the phrases render)."""

@@ -48,8 +48,10 @@ def test_calls_appear_newest_highlighted_with_the_queues_waiting_counts(env, sta
     call(env, "c-2", "C001", "2")
     call(env, "c-3", "R001", "14")  # a room this board does not serve
     shown = board.wait(lambda s: s["newest"] == "C001" and s["calls"] == ["L001"], "C001 then L001")
+    # the queue state is its own message, published after the board's: wait for both calls in it
     queues = {name: (waiting, wait) for name, waiting, wait in board.wait(
-        lambda s: any(q[0].startswith("Laboratory") and q[1] == "2" for q in s["queues"]), "lab queue")["queues"]}
+        lambda s: {q[0]: q[1] for q in s["queues"]}.get("Laboratory · room 5") == "2"
+        and {q[0]: q[1] for q in s["queues"]}.get("Cashier · room 2") == "0", "both queues")["queues"]}
     assert queues["Laboratory · room 5"] == ("2", "—") and queues["Cashier · room 2"] == ("0", "—")
     assert all("R001" not in t for t in board.state()["all_texts"])
     board.wait(lambda s: not s["highlighted"], "highlight ends", timeout=15)

@@ -73,13 +73,14 @@ class CallHandler:
                 self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room,
                                                  ts=self.clock.now()))
             state = BoardState(ts=self.clock.now(), calls=list(self.recent))
-        self.bus.send("call.made", call)  # the ticket no longer waits (the kiosk's `ahead` counts)
-        # screens first: the retained state costs nothing, the serial boards may be slow
-        self.publisher.publish(self.topics.board_state, state, retain=True)
+        # What patients see and hear first, each handed to its own thread at once: the frame to
+        # each board's serial line, the announcement to the player, then the screens' retained
+        # state (published here). The bookkeeping (`call.made`: store, queue state) comes after.
+        queued = self.devices.queue_call(call.room, call.ticket)
         speak = announce and self.speaks_for(call.room)
         announced = self.announcer.announce(call.call_id, call.ticket, call.room) if speak else False
-        # each board's frame is queued on its own serial line; the next call need not wait for them
-        queued = self.devices.queue_call(call.room, call.ticket)
+        self.publisher.publish(self.topics.board_state, state, retain=True)
+        self.bus.send("call.made", call)  # the ticket no longer waits (the kiosk's `ahead` counts)
         return self._confirm_pool.submit(self._report, call, queued, announced, announce, received)
 
     def _report(self, call: CallCommand, queued, announced: bool, announce: bool, received: float) -> CallDisplayed:
@@ -104,9 +105,14 @@ class CallHandler:
 class CallsFeature(BaseFeature):
     name = "calls"
 
-    def __init__(self, handler: CallHandler, topics):
+    def __init__(self, handler: CallHandler, topics, *, speaks: bool = True):
         self.handler = handler
         self.topics = topics
+        self.speaks = speaks  # the node's speaker announces some room
+
+    def start(self) -> None:
+        if self.speaks:
+            self.handler.announcer.start()
 
     def subscriptions(self) -> dict:
         return {self.topics.core_cmd_call: self.handler.on_call_message}
@@ -125,4 +131,4 @@ def build(section, ctx: FeatureContext) -> CallsFeature:
     handler = CallHandler(devices=ctx.devices, announcer=announcer, publisher=ctx.publisher, topics=ctx.topics,
                           outbox=ctx.outbox, clock=ctx.clock, bus=ctx.bus,
                           speaks_for=lambda room: node_speaks_for(config, room))
-    return CallsFeature(handler, ctx.topics)
+    return CallsFeature(handler, ctx.topics, speaks=config.voice.enabled and config.voice.node_speaker)

@@ -49,6 +49,8 @@ class CheckinResult(Strict):
     offline: bool  # decided from the cached schedule while the core was away
     message: str  # what the screen says, in the patient's language
     repeated: bool = False  # checked in earlier today: the same ticket, printed again
+    ahead: int | None = None  # checked-in patients before them in the doctor's queue (route doctor only; not on a repeat)
+    wait_minutes: int | None = None  # that queue's estimate in whole minutes; None: not known yet
 
 
 class CheckinPreview(Strict):

@@ -174,3 +174,41 @@ def test_the_kiosk_result_screen_shows_the_wait_once_the_queue_has_an_estimate()
     assert ticket_view(data, "en").lines[:2] == ["People ahead of you: 1", "Estimated wait: about 10 min"]
     assert "预计等候：约 10 分钟" in ticket_view(data, "zh").lines
     assert not any("wait" in line for line in ticket_view(dict(data, wait_minutes=None), "en").lines)
+
+
+def test_a_booked_check_in_shows_and_prints_the_doctors_queue_ahead_and_its_wait(tmp_path, broker):
+    with kiosk_env(tmp_path, broker, at=NINE) as env:
+        seen = Retained(broker, env.controller.topics.queue_state, "queue-watch")
+        try:
+            first = [env.booking(minutes=5) for _ in range(3)]
+            checked = [env.ok("checkin", {"by": "code", "code": a.booking, "lang": "en"}) for a in first]
+            assert [c["ahead"] for c in checked] == [0, 1, 2] and checked[0]["wait_minutes"] is None
+            room = checked[0]["room"]
+            for n, (minute, c) in enumerate(zip((7, 10, 12), checked)):  # issue -> call: 7, 10, 12 minutes
+                env.clock.at = at(minute)
+                env.core.client.publish(env.core.topics.core_cmd_call,
+                                        {"call_id": f"c-{n}", "ticket": c["ticket"], "room": room})
+                wait_until(lambda n=n: seen.state and sum(q.calls_today for q in seen.state.queues) == n + 1,
+                           what=f"call {n + 1} in the queue state")
+            env.clock.at = at(15)
+            later = [env.booking(minutes=5) for _ in range(2)]
+            env.ok("checkin", {"by": "code", "code": later[0].booking, "lang": "en"})
+            before = env.printed()
+            fifth = env.ok("checkin", {"by": "code", "code": later[1].booking, "lang": "en"})
+            assert (fifth["ahead"], fifth["wait_minutes"]) == (1, 10)
+            doc = env.next_document(before)
+            assert "People ahead: 1" in doc.text_lines and "Estimated wait: about 10 min" in doc.text_lines
+        finally:
+            seen.stop()
+
+
+def test_the_check_in_result_screen_shows_the_doctors_queue_after_the_time():
+    from ui.kiosk_model import checkin_view
+    data = {"ticket": "T004", "route": "doctor", "room": "12", "floor": 2, "doctor": "Ильина М. Д.",
+            "start": "2026-11-23T09:20:00+03:00", "ahead": 1, "wait_minutes": 10}
+    lines = checkin_view(data, "en").lines
+    at_time = next(i for i, line in enumerate(lines) if "09:20" in line)
+    assert lines[at_time + 1] == "People ahead of you: 1 · Estimated wait: about 10 min"
+    assert not any("ahead" in line for line in checkin_view(dict(data, route="box"), "en").lines)
+    assert not any("ahead" in line for line in checkin_view(dict(data, route="registration"), "en").lines)
+    assert not any("wait" in line for line in checkin_view(dict(data, wait_minutes=None), "en").lines)

@@ -294,6 +294,11 @@ def checkin_view(data: dict, lang: str, reception: tuple[str | None, int | None]
         lines = [tr("route_registration_then", lang, doctor=doctor), place, at]  # registration staff direct on
     else:
         main, lines = [tr("route_doctor", lang, doctor=doctor), place], [at, directions(data.get("floor"), lang)]
+    if route == "doctor" and data.get("ahead") is not None:  # the doctor's queue, right after the time
+        queue = tr("ahead", lang, n=int(data["ahead"]))  # one line: the screen has room for one more
+        if data.get("wait_minutes") is not None:
+            queue += " · " + tr("wait_minutes", lang, n=max(1, round(data["wait_minutes"])))
+        lines.insert(lines.index(at) + 1 if at in lines else len(lines), queue)
     return ResultView(number=str(data.get("ticket", "")), main=[x for x in main if x],
                       lines=[x for x in lines if x], printed=bool(data.get("printed", True)),
                       feedback_for=_feedback_for(data))

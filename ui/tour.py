@@ -27,7 +27,7 @@ log = logging.getLogger("vestibule.ui.tour")
 START = "2026-11-23T10:30:00+03:00"
 CHECKIN = {"ticket": "T014", "route": "doctor", "room": "12", "floor": 2, "start": START,
            "doctor": "Петрова А. С.", "specialty": None, "patient": "Иванов И.", "booking": "BK-7Q4M2",
-           "printed": True, "offline": False, "message": ""}
+           "printed": True, "offline": False, "message": "", "ahead": 2, "wait_minutes": 14}
 PREVIEW = {"patient": "Иванов И.", "doctor": "Петрова А. С.", "start": START, "room": "12", "floor": 2}
 TICKET = {"ticket": "R007", "service": "registration", "service_name": None, "room": "1", "floor": 1,
           "priority": True, "ahead": 3, "printed": False, "message": ""}

@@ -84,6 +84,8 @@ class ReceiptDoc:
     floor: str = ""
     route_note: str = ""  # a catalog key under receipt.route ("registration_first") or free text
     first_stop: str = ""  # where the first stop is, e.g. "Регистратура, кабинет 1, этаж 1" (large, first)
+    people_ahead: int | None = None  # in the doctor's queue; None: not printed (another first stop, a reprint)
+    wait_minutes: float | None = None  # that queue's estimate; None: not enough calls today to say
     greeting: str = ""
     site: str = ""
     footer: str = ""
@@ -180,6 +182,10 @@ def receipt_layout(doc: ReceiptDoc) -> list[Block]:
     blocks.append(Text(doc.specialty))
     blocks.append(Text(room, size="normal" if first else "tall", bold=True))
     blocks.append(Text(f"{t['time']}: {format_time(doc.appointment_at, doc.lang)}"))
+    if doc.people_ahead is not None:
+        blocks.append(Text(t["people_ahead"].format(n=doc.people_ahead)))
+        if doc.wait_minutes is not None:
+            blocks.append(Text(t["wait_minutes"].format(n=max(1, round(doc.wait_minutes)))))
     if doc.route_note and not first:
         blocks.append(Feed())
         blocks.append(Text(route_note_text(doc.route_note, doc.lang), align="center", bold=True))

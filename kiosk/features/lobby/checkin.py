@@ -209,7 +209,13 @@ class CheckinService:
         number = reservation.number
         # The core is asked while the receipt renders; it prints only once the core has accepted.
         asked = flow.background.submit(flow.core.checkin, appt.booking, number) if flow.core.online else None
-        job = self.receipt_job(appt, number, decision.route, kiosk=kiosk, lang=lang, now=now)
+        # the doctor's queue as the patient joins it: checked-in patients before them, and the
+        # queue's own estimate; only when the doctor is the next stop (registration first or the
+        # box: the count would be stale by the time they reach the doctor)
+        ahead, wait_minutes = (reservation.ahead, flow.queue_estimate(service, appt.room)[1]) \
+            if decision.route == "doctor" else (None, None)
+        job = self.receipt_job(appt, number, decision.route, kiosk=kiosk, lang=lang, now=now, ahead=ahead,
+                               wait_minutes=wait_minutes)
         core_accepted = None
         if asked is not None:
             try:
@@ -247,7 +253,8 @@ class CheckinService:
                  ", offline" if offline else "", "" if printed else ", NOT printed")
 
         return self.result(appt, number, decision.route, decision.arrival, lang=lang, printed=printed,
-                           offline=offline, message=self.message(lang, decision.route, number, appt, offline, printed))
+                           offline=offline, message=self.message(lang, decision.route, number, appt, offline, printed),
+                           ahead=ahead, wait_minutes=wait_minutes)
 
     def earlier_checkin(self, booking: str, now: datetime) -> dict | None:
         rows = self.flow.store.query("SELECT ticket, route, arrival, offline FROM kiosk_checkins "
@@ -266,13 +273,15 @@ class CheckinService:
                            offline=bool(earlier["offline"]), message=message, repeated=True)
 
     # -- pieces ---------------------------------------------------------------------------------
-    def receipt_job(self, appt: Appointment, number: str, route: str, *, kiosk: str, lang: str, now: datetime):
+    def receipt_job(self, appt: Appointment, number: str, route: str, *, kiosk: str, lang: str, now: datetime,
+                    ahead: int | None = None, wait_minutes: int | None = None):
         flow = self.flow
         blocks = receipt_blocks(number=number, lang=lang, patient=rules.mask_name(appt.patient.display),
                                 doctor=appt.doctor.name, specialty=flow.specialty_name(appt.doctor.specialty, lang),
                                 room=appt.room, floor=appt.floor, start=appt.start.astimezone(self.flow.tz),
                                 booking=appt.booking, route=route, greeting=rules.greeting(flow.local(now), lang),
-                                site=flow.site_name(lang), first_stop=self.first_stop(route, lang))
+                                site=flow.site_name(lang), first_stop=self.first_stop(route, lang), ahead=ahead,
+                                wait_minutes=wait_minutes)
         return flow.printing.prepare(kiosk, "receipt", number, blocks)
 
     def first_stop(self, route: str, lang: str) -> str:
@@ -289,13 +298,14 @@ class CheckinService:
         return self.flow.printing.send(job, now).printed
 
     def result(self, appt: Appointment, number: str, route: str, arrival: str, *, lang: str, printed: bool,
-               offline: bool, message: str, repeated: bool = False) -> CheckinResult:
+               offline: bool, message: str, repeated: bool = False, ahead: int | None = None,
+               wait_minutes: int | None = None) -> CheckinResult:
         return CheckinResult(
             ticket=number, route=route, arrival=arrival, room=appt.room, floor=appt.floor,
             start=appt.start.astimezone(self.flow.tz), doctor=appt.doctor.name,
             specialty=self.flow.specialty_name(appt.doctor.specialty, lang),
             patient=rules.mask_name(appt.patient.display), booking=appt.booking, printed=printed,
-            offline=offline, message=message, repeated=repeated)
+            offline=offline, message=message, repeated=repeated, ahead=ahead, wait_minutes=wait_minutes)
 
     def prefix_and_service(self, specialty: str, route: str) -> tuple[str, str]:
         services = self.flow.config.services

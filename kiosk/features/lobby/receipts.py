@@ -58,11 +58,12 @@ class PrintOutcome:
 
 def receipt_blocks(*, number: str, lang: str, patient: str, doctor: str, specialty: str, room: str,
                    floor: int | None, start: datetime, booking: str, route: str, greeting: str, site: str,
-                   first_stop: str = "") -> list:
+                   first_stop: str = "", ahead: int | None = None, wait_minutes: float | None = None) -> list:
     doc = ReceiptDoc(number=number, patient_name=patient, doctor_name=doctor, specialty=specialty, room=room,
                      appointment_at=start, booking_code=booking, lang=lang,
                      floor="" if floor is None else str(floor), route_note=ROUTE_NOTES[route],
-                     greeting=greeting, site=site, first_stop=first_stop)
+                     greeting=greeting, site=site, first_stop=first_stop, people_ahead=ahead,
+                     wait_minutes=wait_minutes)
     return receipt_layout(doc)
 
 

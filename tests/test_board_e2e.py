@@ -79,6 +79,19 @@ def test_the_board_rebuilds_after_a_broker_restart_and_after_its_own_restart(env
     assert any(q[0].startswith("Регистратура") for q in shown["queues"])
 
 
+def test_a_call_right_after_the_board_connects_is_news_once_the_retained_state_is_in(env, broker, tmp_path):
+    call(env, "c-1", "R001", "1")
+    env.wait_events("call.displayed", predicate=lambda e: e.data["call_id"] == "c-1")
+    board = BoardProcess(tmp_path, board_config(tmp_path, broker.url), "tv-1", name="late", lang="en")
+    try:
+        board.wait(lambda s: s.get("link"), "connected", BOARD_START_S)
+        call(env, "c-2", "C001", "2")  # well within the old fixed 1.5 s rebuild window
+        shown = board.wait(lambda s: s["newest"] == "C001", "C001")
+        assert shown["highlighted"] and shown["calls"] == ["R001"]  # R001 was history, C001 is news
+    finally:
+        board.stop()
+
+
 def test_the_board_shows_its_offline_state_when_the_node_stops(env, start_board):
     board = start_board(lang="zh")
     call(env, "c-1", "L001", "5")
@@ -126,6 +139,16 @@ def test_a_board_with_voice_speaks_its_rooms_calls_and_the_node_stays_silent_for
             displayed = env.wait_events("call.displayed", predicate=lambda e: e.data["call_id"] == "c-lab")[0]
             assert displayed.data["announced"] is False  # the node did not speak it too
             assert list(env.controller.feature("calls").handler.announcer.history) == []
+
+            # within 10 s: the same call again is not spoken again, unless the core says `repeat`
+            call(env, "c-lab-again", "L001", "5")
+            env.wait_events("call.displayed", predicate=lambda e: e.data["call_id"] == "c-lab-again")
+            env.core.client.publish(env.core.topics.core_cmd_call,
+                                    {"call_id": "c-lab-repeat", "ticket": "L001", "room": "5", "repeat": True})
+            wait_until(lambda: sink_log.read_text().count("end ") == 4, 30, "the repeat played")
+            started = [line.split()[2] for line in sink_log.read_text().splitlines() if line.startswith("start")]
+            assert [Path(w).stem for w in started] == ["chime", "c-lab", "chime", "c-lab-repeat"]
+            assert board.state()["calls"] == []  # moved up, not listed twice
         finally:
             board.stop()
 

@@ -45,7 +45,7 @@ log = logging.getLogger("vestibule.ui.board")
 KV_FILE = Path(__file__).with_name("board.kv")
 SIZES = {"landscape": "1920x1080", "portrait": "1080x1920"}
 SETTLE_S = 1.0  # test mode: layouts settle within a few frames of the last change
-REBUILD_S = 1.5  # retained states arrive within this of a (re)connection
+REBUILD_S = 1.5  # with no retained board state (no call yet today), the rebuild ends after this
 TV_DPI = 40.0  # a 55-inch 1080p television
 
 
@@ -145,13 +145,19 @@ class BoardApp(App):
     def got_link(self, up: bool) -> None:
         self.link_up = up
         if up:
-            # the broker sends the retained states again right after subscribing: rebuild from them,
-            # and treat only what comes later as news (highlight, voice)
+            # the broker sends the retained board state right after subscribing: rebuild from it,
+            # and treat only what comes after it as news (highlight, voice)
             self.rebuilding = True
-            Clock.schedule_once(lambda dt: self._rebuilt(), REBUILD_S)
+            Clock.unschedule(self._rebuild_timeout)
+            Clock.schedule_once(self._rebuild_timeout, REBUILD_S)
         self.refresh()
 
+    def _rebuild_timeout(self, dt) -> None:
+        if self.rebuilding:
+            self._rebuilt()
+
     def _rebuilt(self) -> None:
+        Clock.unschedule(self._rebuild_timeout)
         self.rebuilding = False
         self._write()
         self._changed()
@@ -175,6 +181,8 @@ class BoardApp(App):
         now = time.time()
         for call in scope_calls:
             self.first_shown.setdefault(call.call_id, now)
+        if self.rebuilding:  # that was the retained state: every later call is news at once
+            self._rebuilt()
 
     def got_queue(self, state) -> None:
         self.queue_state = state

@@ -69,7 +69,11 @@ class CallHandler:
                 self._last_announced = {k: t for k, t in self._last_announced.items()
                                         if received - t < REPEAT_WINDOW_S}
                 self._last_announced[key] = received
-            if not duplicate:
+            if not duplicate or call.repeat:
+                if duplicate:  # the core's `repeat`: the call moves up under its new id (boards speak it again)
+                    kept = [c for c in self.recent if (c.ticket, c.room) != key]
+                    self.recent.clear()
+                    self.recent.extend(kept)
                 self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room,
                                                  ts=self.clock.now()))
             state = BoardState(ts=self.clock.now(), calls=list(self.recent))

@@ -8,9 +8,10 @@ machine hits all of them alike.
 
   accept    the core's snapshot (its day again, version + 1) published retained by mosquitto_pub
             (another process, as the core is), until the controller's cache holds it; meanwhile a
-            ping every 20 ms to the same controller, compared with pings just before (idle), and
-            the same to a trivial echo responder in its own process on the same broker (what the
-            shared machine and the broker do to any answer at that moment)
+            ping every 20 ms to the same controller, compared with pings sent the same way for 4 s
+            just before (idle: after the previous snapshot is done, its replaced rows deleted
+            too), and the same to a trivial echo responder in its own process on the same broker
+            (what the shared machine and the broker do to any answer at that moment)
   check-in  `checkin` by code and by phone + birth date with the core online, then away (its
             status offline: answered from the cache). Random booked appointments of the day
             more than 3 h from now (taken in turn; the 100-appointment day repeats them):
@@ -44,6 +45,8 @@ from mqtt.models import ScheduleSnapshot
 SIZES = (100, 10_000, 100_000)
 KIOSK = "kiosk-1"
 ECHO = "bench/echo"
+PING_GAP_S = 0.02
+IDLE_S = 4.0  # about as many idle pings as there are during a 100,000-appointment acceptance
 ECHO_PROCESS = r"""
 import json, sys, threading
 sys.path.insert(0, sys.argv[2])
@@ -137,16 +140,22 @@ class Site:
         assert self.ui.request(ECHO, {}, 30).status == "ok"
         return time.perf_counter() - t0
 
-    def pings(self, n: int) -> tuple[list[float], list[float]]:
-        node, echo = [], []
-        for _ in range(n):
+    def paced_pings(self, done: threading.Event, node: list[float], echo: list[float]) -> None:
+        """A ping and an echo ping every 20 ms until `done`: idle and during are sampled alike."""
+        while not done.is_set():
             node.append(self.ping())
             echo.append(self.echo_ping())
-        return node, echo
+            time.sleep(PING_GAP_S)
 
     def accept(self) -> tuple[float, tuple, tuple, int]:
         """Seconds from the snapshot's publication to the cache holding it; pings idle and during."""
-        idle, echo_idle = self.pings(50)
+        # the previous snapshot fully done (its replaced rows deleted too): idle is idle
+        wait(self.controller.schedule.idle, 120, "the cache idle")
+        idle: list[float] = []
+        echo_idle: list[float] = []
+        quiet = threading.Event()
+        threading.Timer(IDLE_S, quiet.set).start()
+        self.paced_pings(quiet, idle, echo_idle)
         version = self.controller.schedule.day(self.core.today()).version + 1
         payload = self.snapshot.model_copy(update={"version": version}).model_dump_json(exclude_none=True).encode()
         during: list[float] = []
@@ -154,10 +163,7 @@ class Site:
         done = threading.Event()
 
         def pinger():
-            while not done.is_set():
-                during.append(self.ping())
-                echo_during.append(self.echo_ping())
-                time.sleep(0.02)
+            self.paced_pings(done, during, echo_during)
 
         thread = threading.Thread(target=pinger)
         thread.start()

@@ -77,6 +77,7 @@ class ReceiverSettings:
 
 
 def handover_glob(cache_path: str | Path) -> tuple[Path, str]:
+    """Where handover files are, and their pattern: <cache>.incoming-<day>-<child pid>-<n>."""
     cache_path = Path(cache_path)
     return cache_path.parent, f"{cache_path.name}.incoming-*"
 
@@ -91,6 +92,7 @@ class ScheduleReceiver:
         self._conn = None
         self._process = None
         self._waiting: dict[int, Future] = {}
+        self._forwarded: set[Path] = set()  # the current child's handover files, now the cache's to delete
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -206,6 +208,8 @@ class ScheduleReceiver:
         kind = event[0]
         if kind == "snapshot":
             _, topic_day, payload, handover = event
+            if handover is not None:
+                self._forwarded.add(Path(handover))
             self.sink.snapshot_arrived(topic_day, payload if handover is None else Path(handover))
         elif kind == "status":
             self.sink.core_status(event[1])
@@ -236,6 +240,11 @@ class ScheduleReceiver:
             process.join()
         with self._lock:
             self._process = None
+        # a file the child was writing when it ended was never handed over: nobody else deletes it
+        folder, pattern = handover_glob(self.settings.cache_path)
+        for orphan in set(folder.glob(pattern.replace("*", f"*-{process.pid}-*"))) - self._forwarded:
+            orphan.unlink(missing_ok=True)
+        self._forwarded.clear()
         return process.exitcode
 
 

@@ -206,7 +206,7 @@ def main() -> int:
             sites.append(Site(size))
         print(f"setup (three sites, cores generating their days): {time.monotonic() - started:.1f} s")
         print("\naccepting a snapshot (published by the core, until cached); pings to the same controller."
-              "\n  first: the controller's first large snapshot (it spawns the indexer process); again: the next one")
+              "\n  first: the controller's first large snapshot; again: the next one")
         for site, round_ in [(s, r) for s in sites for r in ("first", "again")]:
             elapsed, (idle, echo_idle), (during, echo_during), nbytes = site.accept()
             goal = "  (goal < 5 s)" if site.size == 100_000 else ""

@@ -165,10 +165,10 @@ class Site:
         def pinger():
             self.paced_pings(done, during, echo_during)
 
+        snapshot_file = self.wd / "snapshot.json"
+        snapshot_file.write_bytes(payload)  # the publisher's input, written before the window opens
         thread = threading.Thread(target=pinger)
         thread.start()
-        snapshot_file = self.wd / "snapshot.json"
-        snapshot_file.write_bytes(payload)
         t0 = time.perf_counter()
         # published from another process, as the core's would be (not through this process's GIL)
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-V", "mqttv5", "-q", "1",

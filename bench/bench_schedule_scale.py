@@ -11,7 +11,8 @@ machine hits all of them alike.
             ping every 20 ms to the same controller, compared with pings sent the same way for 4 s
             just before (idle: after the previous snapshot is done, its replaced rows deleted
             too), and the same to a trivial echo responder in its own process on the same broker
-            (what the shared machine and the broker do to any answer at that moment)
+            (what the shared machine and the broker do to any answer at that moment). Repeated
+            --rounds times per size; each round is printed, then all rounds' pings pooled
   check-in  `checkin` by code and by phone + birth date with the core online, then away (its
             status offline: answered from the cache). Random booked appointments of the day
             more than 3 h from now (taken in turn; the 100-appointment day repeats them):
@@ -20,7 +21,7 @@ machine hits all of them alike.
 Goals: check-in p99 at 100,000 within 1.5x the p99 at 100 (flat); a 100,000-appointment
 snapshot accepted in under 5 s without delaying answers (ping p99 during the acceptance within
 1.5x of the idle ping p99, and no ping unanswered).
-Usage: bench_schedule_scale.py [--count N]
+Usage: bench_schedule_scale.py [--count N] [--rounds N]
 """
 from __future__ import annotations
 
@@ -195,9 +196,17 @@ def fmt(values: list[float]) -> str:
     return "/".join(f"{v * 1e3:.1f}" for v in (percentile(values, 50), percentile(values, 99), max(values))) + " ms"
 
 
+def print_pings(idle, during, echo_idle, echo_during) -> None:
+    print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle "
+          f"{percentile(during, 99) / percentile(idle, 99):.2f}x (goal <= 1.5x)")
+    print(f"      echo (own process) idle {fmt(echo_idle)}  during {fmt(echo_during)}  "
+          f"p99 during/idle {percentile(echo_during, 99) / percentile(echo_idle, 99):.2f}x (the machine)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=60, help="check-ins per size, method and core state")
+    parser.add_argument("--rounds", type=int, default=4, help="snapshots accepted per size (pings pooled too)")
     args = parser.parse_args()
     started = time.monotonic()
     sites = []
@@ -206,16 +215,22 @@ def main() -> int:
             sites.append(Site(size))
         print(f"setup (three sites, cores generating their days): {time.monotonic() - started:.1f} s")
         print("\naccepting a snapshot (published by the core, until cached); pings to the same controller."
-              "\n  first: the controller's first large snapshot; again: the next one")
-        for site, round_ in [(s, r) for s in sites for r in ("first", "again")]:
+              "\n  round 1: the controller's first large snapshot; then the next ones")
+        pooled: dict[int, tuple[list, list, list, list]] = {}
+        for site, round_ in [(s, r) for s in sites for r in range(1, args.rounds + 1)]:
             elapsed, (idle, echo_idle), (during, echo_during), nbytes = site.accept()
+            for into, values in zip(pooled.setdefault(site.size, ([], [], [], [])),
+                                    (idle, during, echo_idle, echo_during)):
+                into.extend(values)
             goal = "  (goal < 5 s)" if site.size == 100_000 else ""
-            print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, {round_:5}): accepted in {elapsed:5.2f} s"
+            print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, round {round_}): accepted in {elapsed:5.2f} s"
                   f"{goal}, {len(during)} pings during it, all answered")
-            print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle "
-                  f"{percentile(during, 99) / percentile(idle, 99):.2f}x (goal <= 1.5x)")
-            print(f"      echo (own process) idle {fmt(echo_idle)}  during {fmt(echo_during)}  "
-                  f"p99 during/idle {percentile(echo_during, 99) / percentile(echo_idle, 99):.2f}x (the machine)")
+            print_pings(idle, during, echo_idle, echo_during)
+        print(f"\n  all {args.rounds} rounds pooled (the same statistic over more pings: one window's p99 is"
+              " its 2nd or 3rd slowest ping)")
+        for size, (idle, during, echo_idle, echo_during) in pooled.items():
+            print(f"  {size:>7,} appointments, {len(idle)} pings idle, {len(during)} during:")
+            print_pings(idle, during, echo_idle, echo_during)
         results: dict[tuple[str, str, int], list[float]] = {}
         for state in ("online", "away"):
             if state == "away":

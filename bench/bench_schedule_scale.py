@@ -8,9 +8,11 @@ machine hits all of them alike.
 
   accept    the core's snapshot (its day again, version + 1) published retained by mosquitto_pub
             (another process, as the core is), until the controller's cache holds it; meanwhile a
-            ping every 20 ms to the same controller, compared with pings just before (idle), and
-            the same to a trivial echo responder in its own process on the same broker (what the
-            shared machine and the broker do to any answer at that moment)
+            ping every 20 ms to the same controller, compared with pings sent the same way for 4 s
+            just before (idle: after the previous snapshot is done, its replaced rows deleted
+            too), and the same to a trivial echo responder in its own process on the same broker
+            (what the shared machine and the broker do to any answer at that moment). Repeated
+            --rounds times per size; each round is printed, then all rounds' pings pooled
   check-in  `checkin` by code and by phone + birth date with the core online, then away (its
             status offline: answered from the cache). Random booked appointments of the day
             more than 3 h from now (taken in turn; the 100-appointment day repeats them):
@@ -19,7 +21,7 @@ machine hits all of them alike.
 Goals: check-in p99 at 100,000 within 1.5x the p99 at 100 (flat); a 100,000-appointment
 snapshot accepted in under 5 s without delaying answers (ping p99 during the acceptance within
 1.5x of the idle ping p99, and no ping unanswered).
-Usage: bench_schedule_scale.py [--count N]
+Usage: bench_schedule_scale.py [--count N] [--rounds N]
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ from mqtt.models import ScheduleSnapshot
 SIZES = (100, 10_000, 100_000)
 KIOSK = "kiosk-1"
 ECHO = "bench/echo"
+PING_GAP_S = 0.02
+IDLE_S = 4.0  # about as many idle pings as there are during a 100,000-appointment acceptance
 ECHO_PROCESS = r"""
 import json, sys, threading
 sys.path.insert(0, sys.argv[2])
@@ -137,16 +141,22 @@ class Site:
         assert self.ui.request(ECHO, {}, 30).status == "ok"
         return time.perf_counter() - t0
 
-    def pings(self, n: int) -> tuple[list[float], list[float]]:
-        node, echo = [], []
-        for _ in range(n):
+    def paced_pings(self, done: threading.Event, node: list[float], echo: list[float]) -> None:
+        """A ping and an echo ping every 20 ms until `done`: idle and during are sampled alike."""
+        while not done.is_set():
             node.append(self.ping())
             echo.append(self.echo_ping())
-        return node, echo
+            time.sleep(PING_GAP_S)
 
     def accept(self) -> tuple[float, tuple, tuple, int]:
         """Seconds from the snapshot's publication to the cache holding it; pings idle and during."""
-        idle, echo_idle = self.pings(50)
+        # the previous snapshot fully done (its replaced rows deleted too): idle is idle
+        wait(self.controller.schedule.idle, 120, "the cache idle")
+        idle: list[float] = []
+        echo_idle: list[float] = []
+        quiet = threading.Event()
+        threading.Timer(IDLE_S, quiet.set).start()
+        self.paced_pings(quiet, idle, echo_idle)
         version = self.controller.schedule.day(self.core.today()).version + 1
         payload = self.snapshot.model_copy(update={"version": version}).model_dump_json(exclude_none=True).encode()
         during: list[float] = []
@@ -154,15 +164,12 @@ class Site:
         done = threading.Event()
 
         def pinger():
-            while not done.is_set():
-                during.append(self.ping())
-                echo_during.append(self.echo_ping())
-                time.sleep(0.02)
+            self.paced_pings(done, during, echo_during)
 
+        snapshot_file = self.wd / "snapshot.json"
+        snapshot_file.write_bytes(payload)  # the publisher's input, written before the window opens
         thread = threading.Thread(target=pinger)
         thread.start()
-        snapshot_file = self.wd / "snapshot.json"
-        snapshot_file.write_bytes(payload)
         t0 = time.perf_counter()
         # published from another process, as the core's would be (not through this process's GIL)
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-V", "mqttv5", "-q", "1",
@@ -189,9 +196,17 @@ def fmt(values: list[float]) -> str:
     return "/".join(f"{v * 1e3:.1f}" for v in (percentile(values, 50), percentile(values, 99), max(values))) + " ms"
 
 
+def print_pings(idle, during, echo_idle, echo_during) -> None:
+    print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle "
+          f"{percentile(during, 99) / percentile(idle, 99):.2f}x (goal <= 1.5x)")
+    print(f"      echo (own process) idle {fmt(echo_idle)}  during {fmt(echo_during)}  "
+          f"p99 during/idle {percentile(echo_during, 99) / percentile(echo_idle, 99):.2f}x (the machine)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=60, help="check-ins per size, method and core state")
+    parser.add_argument("--rounds", type=int, default=4, help="snapshots accepted per size (pings pooled too)")
     args = parser.parse_args()
     started = time.monotonic()
     sites = []
@@ -200,16 +215,22 @@ def main() -> int:
             sites.append(Site(size))
         print(f"setup (three sites, cores generating their days): {time.monotonic() - started:.1f} s")
         print("\naccepting a snapshot (published by the core, until cached); pings to the same controller."
-              "\n  first: the controller's first large snapshot (it spawns the indexer process); again: the next one")
-        for site, round_ in [(s, r) for s in sites for r in ("first", "again")]:
+              "\n  round 1: the controller's first large snapshot; then the next ones")
+        pooled: dict[int, tuple[list, list, list, list]] = {}
+        for site, round_ in [(s, r) for s in sites for r in range(1, args.rounds + 1)]:
             elapsed, (idle, echo_idle), (during, echo_during), nbytes = site.accept()
+            for into, values in zip(pooled.setdefault(site.size, ([], [], [], [])),
+                                    (idle, during, echo_idle, echo_during)):
+                into.extend(values)
             goal = "  (goal < 5 s)" if site.size == 100_000 else ""
-            print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, {round_:5}): accepted in {elapsed:5.2f} s"
+            print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, round {round_}): accepted in {elapsed:5.2f} s"
                   f"{goal}, {len(during)} pings during it, all answered")
-            print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle "
-                  f"{percentile(during, 99) / percentile(idle, 99):.2f}x (goal <= 1.5x)")
-            print(f"      echo (own process) idle {fmt(echo_idle)}  during {fmt(echo_during)}  "
-                  f"p99 during/idle {percentile(echo_during, 99) / percentile(echo_idle, 99):.2f}x (the machine)")
+            print_pings(idle, during, echo_idle, echo_during)
+        print(f"\n  all {args.rounds} rounds pooled (the same statistic over more pings: one window's p99 is"
+              " its 2nd or 3rd slowest ping)")
+        for size, (idle, during, echo_idle, echo_during) in pooled.items():
+            print(f"  {size:>7,} appointments, {len(idle)} pings idle, {len(during)} during:")
+            print_pings(idle, during, echo_idle, echo_during)
         results: dict[tuple[str, str, int], list[float]] = {}
         for state in ("online", "away"):
             if state == "away":

@@ -38,7 +38,8 @@ class BrokerUser:
 
 CONTROLLER = BrokerUser("controller", "controller")
 # the controller's second connection, which takes the day's schedule (up to ~46 MB) so that its
-# commands never queue behind it; a user of its own, since the client id is the user name
+# commands never queue behind it (held by its schedule receiver process); a user of its own,
+# since the client id is the user name
 SCHEDULE = BrokerUser("controller-schedule", "schedule")
 CORE = BrokerUser("core", "core")
 # The technician's checks log in as their own user: logging in as a service's user would take

@@ -14,6 +14,7 @@ from kiosk.node.schedule_cache import ScheduleCache
 from mqtt.client import MqttClient
 from mqtt.models import ScheduleSnapshot, ScheduleSnapshotRows
 from tests.kiosk_env import MORNING, TZ, kiosk_env, wait_until
+from tests.support.snapshots import snapshot_payload
 
 BIG = 100_000
 
@@ -153,13 +154,7 @@ def test_an_older_version_in_the_same_online_period_is_ignored(poisoned):
 
 # -- the cache on its own (real SQLite, no broker) --------------------------------------------
 def _snapshot(day, version, bookings) -> bytes:
-    start = MORNING.replace(day=day.day)
-    rows = [{"booking": code, "status": "booked",
-             "patient": {"display": "Тестов Т. Т.", "birth_date": "1980-05-17", "phone_last4": f"{i:04d}"},
-             "doctor": {"id": f"d-therapist-{i % 3 + 1}", "name": "Петрова А. С.", "specialty": "therapist"},
-             "room": "12", "floor": 2, "start": (start + timedelta(minutes=15 * i)).isoformat(),
-             "end": (start + timedelta(minutes=15 * i + 15)).isoformat()} for i, code in enumerate(bookings)]
-    return json.dumps({"date": day.isoformat(), "version": version, "appointments": rows}).encode()
+    return snapshot_payload(day, version, bookings, MORNING)
 
 
 def _message(day, payload):

@@ -25,6 +25,7 @@ from kiosk.node.core_link import CoreLink
 from kiosk.node.feature import Bus, Feature, FeatureBuilder, FeatureContext
 from kiosk.node.known_clients import known_client_check
 from kiosk.node.schedule_cache import ScheduleCache, cache_path, drop_first_wave_table
+from kiosk.node.schedule_receiver import ReceiverSettings, ScheduleReceiver
 from kiosk.node.workers import WorkerQueue
 from mqtt.client import MqttClient
 from mqtt.commands import IDEMPOTENT_COMMANDS
@@ -90,13 +91,13 @@ class Controller:
         self.core = CoreLink(self.client, self.topics, config.core, lambda: self.relay.core_online)
         self._workers: list[WorkerQueue] = []
         # the day's schedule (up to ~46 MB) on a connection of its own, with a broker user of its
-        # own (client id = user name): see ScheduleCache.attach
+        # own (client id = user name), in a child process: see kiosk/node/schedule_receiver.py
         schedule_user, schedule_password = config.broker.schedule_credentials()
-        self.schedule_client = MqttClient(config.broker.host, config.broker.port, f"{client_id}-schedule",
-                                          role="controller", username=schedule_user, password=schedule_password,
-                                          tls=config.broker.tls, keepalive=config.broker.keepalive_s,
-                                          max_payload=config.broker.max_payload)
-        self.schedule.attach(self.schedule_client, self.topics)
+        self.schedule_receiver = ScheduleReceiver(ReceiverSettings(
+            config.broker.host, config.broker.port, f"{client_id}-schedule", schedule_user, schedule_password,
+            config.broker.tls, config.broker.keepalive_s, self.topics.core_status, self.topics.core_schedule_all,
+            str(self.schedule.path), config.broker.max_payload), self.schedule)
+        self.schedule.attach(self.schedule_receiver)
         self._stop = threading.Event()
         self._last_reading_sent: dict[str, float] = {}
         self.features: list[Feature] = []
@@ -201,7 +202,7 @@ class Controller:
             worker.start()
         self.devices.start()
         self.schedule.start()
-        self.schedule_client.start()
+        self.schedule_receiver.start()
         for feature in self.features:
             feature.start()
         self.relay.start()
@@ -255,6 +256,6 @@ class Controller:
         self.relay.stop()
         self.client.stop(final=(self.topics.status, self._status(False)))
         self.devices.stop()
-        self.schedule_client.stop()
+        self.schedule_receiver.stop()  # first: a snapshot being indexed is then not waited for
         self.schedule.stop()
         self.store.close()

@@ -9,11 +9,12 @@ Rules (docs/contract.md, "The node's schedule cache"):
     reconnects or restarts), the next snapshot of a day is taken whatever its version;
   - a malformed body changes nothing; an empty one (a cleared retained message) neither.
 
-Work is kept off the MQTT network thread: a message is only parked (the latest per day wins
-when several queue up) and one worker takes them; a large snapshot is validated and indexed in a
-child process (spawned at the first one, niced), so the controller keeps answering meanwhile.
-multiprocessing's spawn imports the main module in the child: every entry point keeps the
-`if __name__ == "__main__"` guard. The rows live in SQLite beside the
+Work is kept off the controller's interpreter: the cache's broker connection lives in a child
+process (kiosk/node/schedule_receiver.py) that receives every snapshot, hands a large one over in
+a file and, asked by the cache, validates and indexes it; the controller never reads or copies a
+large snapshot. The cache keeps the rules: each snapshot is parked (the latest per day wins when
+several queue up) and one worker judges them in arrival order, taking a small one itself (a few
+ms) and asking the child for a large one. The rows live in SQLite beside the
 store (`<store>-schedule.db`), indexed by code and by phone's last four + birth date, with a
 per-doctor summary for the least-loaded rule: look-ups cost the same at 100 or 100,000.
 
@@ -23,25 +24,19 @@ new snapshot, and days older than the retention are purged.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from foundation.children import die_with_parent
 from kiosk.node import schedule_ingest
+from kiosk.node.schedule_receiver import ScheduleReceiver
 from mqtt.models import Appointment, CoreStatus
 
 log = logging.getLogger("vestibule.schedule")
-
-IN_PROCESS_BELOW = 512 * 1024  # bytes; ~1,000 appointments validate in a few ms, not worth a process
 
 
 def drop_first_wave_table(db) -> None:
@@ -71,12 +66,6 @@ class CachedDoctor:
     booked: int  # booked (not cancelled) appointments of the day
 
 
-def _indexer_started() -> None:
-    """In the indexer process: it ends with the controller, and yields the CPU to it (answers first)."""
-    die_with_parent()
-    os.nice(10)
-
-
 def cache_path(store_path: str | Path) -> Path:
     store_path = Path(store_path)
     return store_path.with_name(store_path.stem + "-schedule.db")
@@ -95,39 +84,45 @@ class ScheduleCache:
             self._install(CachedDay(day, version, count, received, generation, -1))
         self._epoch = 0
         self._core_online: bool | None = None  # None: not known on this connection yet
-        self._pending: dict[str, tuple[bytes, int]] = {}  # day -> (latest payload, epoch at arrival)
+        # day -> (latest payload or its handover file, epoch at arrival)
+        self._pending: dict[str, tuple[bytes | Path, int]] = {}
         self._cond = threading.Condition()
         self._stopping = False
         self._busy = False
         self._thread: threading.Thread | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._receiver: ScheduleReceiver | None = None
         self.taken = 0
         self.ignored = 0
         self.last_seconds = 0.0  # validating and indexing the last snapshot taken
 
-    def attach(self, client, topics) -> None:
-        """Take snapshots and the core's status from `client`: a connection of the cache's own, so a
-        46 MB transfer never queues the controller's commands and answers behind it (MQTT keeps
-        one connection's messages in order), and the status and snapshots it sees stay in order."""
-        client.subscribe(topics.core_status, self.on_core_status)
-        client.subscribe(topics.core_schedule_all, self.on_message)
-        client.on_connect(self.connection_made)
-        client.on_disconnect(self.connection_lost)
+    def attach(self, receiver: ScheduleReceiver) -> None:
+        """Take snapshots and the core's status from `receiver`, the child process holding the cache's
+        own broker connection: a 46 MB transfer never queues the controller's commands and answers
+        behind it (MQTT keeps one connection's messages in order), never holds the controller's
+        interpreter, and the status and snapshots it sees stay in order. Large snapshots are
+        indexed by it too."""
+        self._receiver = receiver
 
-    # -- from the MQTT network thread: park and return ----------------------------------------
+    # -- inputs (the receiver's reader thread, or a test): park and return --------------------
     def on_message(self, msg) -> None:
-        """core/schedule/{date}: parked for the worker; a newer one of the same day replaces it."""
-        topic_day = msg.topic.rsplit("/", 1)[-1]
-        if not msg.payload:
+        """A core/schedule/{date} message (topic and payload)."""
+        self.snapshot_arrived(msg.topic.rsplit("/", 1)[-1], msg.payload)
+
+    def snapshot_arrived(self, topic_day: str, payload: bytes | Path) -> None:
+        """A snapshot of core/schedule/{topic_day}, inline or in a handover file (the receiver's,
+        deleted once judged): parked for the worker; a newer one of the same day replaces it."""
+        if isinstance(payload, bytes | bytearray) and not payload:
             return  # a cleared retained snapshot (a past day): the purge forgets days, not the core
         with self._cond:
-            self._pending.pop(topic_day, None)  # re-queued at the end: days are taken in arrival order
-            self._pending[topic_day] = (bytes(msg.payload), self._epoch)
+            replaced = self._pending.pop(topic_day, None)  # re-queued at the end: days are taken in arrival order
+            self._pending[topic_day] = (payload if isinstance(payload, Path) else bytes(payload), self._epoch)
             self._cond.notify()
+        if replaced is not None and isinstance(replaced[0], Path):
+            replaced[0].unlink(missing_ok=True)
 
-    def on_core_status(self, msg) -> None:
+    def core_status(self, payload: bytes) -> None:
         try:
-            online = CoreStatus.model_validate_json(msg.payload).online if msg.payload else False
+            online = CoreStatus.model_validate_json(payload).online if payload else False
         except ValidationError:
             return
         with self._cond:
@@ -159,9 +154,11 @@ class ScheduleCache:
         if self._thread:
             self._thread.join(timeout=30)
             self._thread = None
-        if self._pool:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._cond:
+            left, self._pending = list(self._pending.values()), {}
+        for payload, _ in left:
+            if isinstance(payload, Path):
+                payload.unlink(missing_ok=True)
         with self._read_lock:
             self._read.close()
 
@@ -191,7 +188,14 @@ class ScheduleCache:
         today = self.now().astimezone(self.tz).date()
         return today.isoformat(), (today + timedelta(days=1)).isoformat()
 
-    def take(self, topic_day: str, payload: bytes, epoch: int) -> None:
+    def take(self, topic_day: str, payload: bytes | Path, epoch: int) -> None:
+        try:
+            self._judge(topic_day, payload, epoch)
+        finally:
+            if isinstance(payload, Path):
+                payload.unlink(missing_ok=True)  # the child deletes it once read; not if it never was
+
+    def _judge(self, topic_day: str, payload: bytes | Path, epoch: int) -> None:
         served = self.served_days()
         if topic_day not in served:
             self._ignore(topic_day, f"the node serves {served[0]} and {served[1]} only")
@@ -199,10 +203,14 @@ class ScheduleCache:
         current = self._days.get(topic_day)
         floor = current.version if current is not None and current.epoch == epoch else None
         received = self.now().isoformat()
-        large = len(payload) >= IN_PROCESS_BELOW
-        if large:
-            result = self._in_child(topic_day, payload, received, floor)
+        in_child = isinstance(payload, Path)
+        if in_child:
+            if self._receiver is None:
+                raise RuntimeError("a handover file without a receiver to index it")
+            result = self._receiver.ingest_file(topic_day, payload, received, floor)
             if result is None:
+                log.warning("the schedule snapshot for %s was not indexed (the receiver process ended or is "
+                            "stopping); the cache is unchanged", topic_day)
                 return
         else:
             result = schedule_ingest.ingest(self.path, topic_day, payload, received, floor)
@@ -214,26 +222,10 @@ class ScheduleCache:
         self.last_seconds = result.seconds
         log.info("schedule for %s cached: version %d, %d appointments (%.2f s)", result.day, result.version,
                  result.appointments, result.seconds)
-        if large:
-            self._pool.submit(schedule_ingest.collect_garbage, self.path)  # the replaced day's rows, later
+        if in_child:
+            self._receiver.collect_garbage()  # the replaced day's rows: the worker waits, answers do not
         else:
             schedule_ingest.collect_garbage(self.path)
-
-    def _in_child(self, topic_day, payload, received, floor) -> schedule_ingest.Ingested | None:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_indexer_started)
-        handover = self.path.with_name(f"{self.path.name}.incoming-{topic_day}")
-        handover.write_bytes(payload)  # the write releases the interpreter; pickling would not
-        try:
-            return self._pool.submit(schedule_ingest.ingest_file, self.path, topic_day, handover, received,
-                                     floor).result()
-        except BrokenProcessPool:
-            log.error("the schedule indexer process died on the snapshot for %s; the cache is unchanged", topic_day)
-            self._pool = None
-            return None
-        finally:
-            handover.unlink(missing_ok=True)
 
     def _ignore(self, topic_day: str, reason: str) -> None:
         self.ignored += 1

@@ -1,9 +1,9 @@
 """Taking one schedule snapshot into the cache's SQLite file: validate, index, swap, in one go.
 
-Runs in the controller's schedule worker for small snapshots and in a child process for large
-ones (validating 100,000 appointments holds the interpreter for most of a second: in the
-controller that would stall the MQTT network thread and every answer). It needs nothing but
-the file's path, the payload and the rules, so both places call the same function.
+Runs in the controller's schedule worker for small snapshots and in the schedule receiver
+process for large ones (kiosk/node/schedule_receiver.py: validating 100,000 appointments holds
+the interpreter for a second or more; in the controller every answer would wait). It needs
+nothing but the file's path, the payload and the rules, so both places call the same function.
 
 The file holds a generation of rows per cached day; readers look up through `days`, so a swap
 (new rows in, the day's pointer moved) is one transaction and a reader sees either the old day
@@ -127,8 +127,8 @@ def collect_garbage(path: str | Path) -> int:
 
 def ingest_file(path: str | Path, topic_day: str, payload_file: str | Path, received: str,
                 floor_version: int | None) -> Ingested:
-    """`ingest` of a payload handed over in a file (the indexer process: a 46 MB payload
-    pickled through a pipe would hold the controller's interpreter while it is copied)."""
+    """`ingest` of a payload handed over in a file (the receiver process wrote it as it came off
+    the broker; only its path goes through the pipe to the controller and back)."""
     try:
         payload = Path(payload_file).read_bytes()
     finally:

@@ -32,6 +32,10 @@ from kiosk.features.calls.voice import RATE_HZ, Voice, VoiceError, phrase  # noq
 log = logging.getLogger("vestibule.voice")
 _WARM = object()  # queued by start(): render the chime ahead of the first call
 STREAM_OPEN_LENGTH = 0x7FFFFFFF  # data length in a streamed WAV header: "to the end of the stream"
+# 16-bit mono PCM at the voice's rate, of open length: the stream's end is its length
+STREAM_HEADER = (b"RIFF" + struct.pack("<I", STREAM_OPEN_LENGTH) + b"WAVEfmt "
+                 + struct.pack("<IHHIIHH", 16, 1, 1, RATE_HZ, RATE_HZ * 2, 2, 16)
+                 + b"data" + struct.pack("<I", STREAM_OPEN_LENGTH))
 
 
 @dataclass
@@ -112,10 +116,12 @@ class Announcer:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
-                if item is _WARM:
-                    self.voice.chime_file()
+                if item is _WARM:  # the first call then costs what every other call costs
                     if self.reads_stdin:
+                        self.voice.chime_frames()  # rendered, read and kept in memory
                         self._waiting_player()
+                    else:
+                        self.voice.chime_file()
                     continue
                 self._play(item)
             except (VoiceError, OSError, subprocess.SubprocessError) as exc:
@@ -149,7 +155,7 @@ class Announcer:
     def _play_streamed(self, item: Played) -> None:
         """The waiting player gets the chime at once, then the phrases once rendered, then the
         end of its input; the next player is started to wait for the next call."""
-        start = stream_header() + (self.voice.chime_frames() if self.voice.with_chime else b"")
+        start = STREAM_HEADER + (self.voice.chime_frames() if self.voice.with_chime else b"")
         for attempt in (1, 2):
             player = self._waiting_player()
             self._waiting = None
@@ -195,13 +201,6 @@ class Announcer:
             raise
         if proc.returncode:
             log.warning("player exited %d: %s", proc.returncode, err.decode(errors="replace")[:200])
-
-
-def stream_header() -> bytes:
-    """A 16-bit mono WAV header of open length, for a stream whose end is its length."""
-    rate = RATE_HZ
-    return (b"RIFF" + struct.pack("<I", STREAM_OPEN_LENGTH) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", STREAM_OPEN_LENGTH))
 
 
 def node_speaks_for(config, room: str) -> bool:

@@ -141,3 +141,20 @@ def test_two_boards_speaking_one_room_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="announced twice"):
         make_config(tmp_path, "mqtt://127.0.0.1:1883",
                     boards={"tv-1": {"rooms": ["12"], "voice": True}, "tv-2": {"rooms": ["12", "14"], "voice": True}})
+
+
+def test_phrases_render_at_low_cpu_priority_so_a_call_s_screens_come_first(tmp_path, monkeypatch):
+    from kiosk.features.calls.voice import RENDER_NICE, Voice
+    real = subprocess.run(["sh", "-c", "command -v espeak-ng"], capture_output=True, text=True).stdout.strip()
+    assert real, "espeak-ng is installed by the test command"
+    seen = tmp_path / "nice.log"
+    wrapper = tmp_path / "bin" / "espeak-ng"
+    wrapper.parent.mkdir()
+    # the renderer's priority is set right after it starts: look a moment later, then render for real
+    wrapper.write_text(f"#!/bin/sh\nsleep 0.3\nps -o ni= -p $$ >> {seen}\nexec {real} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:/usr/bin:/bin")
+    voice = Voice(tmp_path / "voice", languages=["en"])
+    clip = voice.clip("en", "Ticket A 0 2 3, room 12")
+    assert clip.stat().st_size > 1000
+    assert [int(x) for x in seen.read_text().split()] == [RENDER_NICE]

@@ -36,6 +36,10 @@ STREAM_OPEN_LENGTH = 0x7FFFFFFF  # data length in a streamed WAV header: "to the
 STREAM_HEADER = (b"RIFF" + struct.pack("<I", STREAM_OPEN_LENGTH) + b"WAVEfmt "
                  + struct.pack("<IHHIIHH", 16, 1, 1, RATE_HZ, RATE_HZ * 2, 2, 16)
                  + b"data" + struct.pack("<I", STREAM_OPEN_LENGTH))
+# The chime plays 1.2 s before the phrases are needed. They render (espeak-ng, ~100 ms of CPU per
+# language) only after the call's first 100 ms, which belong to its boards, signs and screens:
+# on a 2-core node rendering at once delayed the TV boards' update by several ms (bench).
+RENDER_AFTER_CHIME_S = 0.1
 
 
 @dataclass
@@ -141,6 +145,8 @@ class Announcer:
         self.history.append(item)
         if self.on_start:
             self.on_start(item)
+        if chime:
+            time.sleep(RENDER_AFTER_CHIME_S)
         wav = self.voice.render(item.ticket, item.room, self.out_dir / f"{item.call_id}.wav", with_chime=False)
         try:
             if chime:
@@ -173,6 +179,8 @@ class Announcer:
         if self.on_start:
             self.on_start(item)
         try:
+            if self.voice.with_chime:
+                time.sleep(RENDER_AFTER_CHIME_S)
             self._finish(player, self.voice.frames(item.ticket, item.room, with_chime=False))
         finally:
             item.ended = time.monotonic()

@@ -77,13 +77,14 @@ class CallHandler:
                 self.recent.appendleft(BoardCall(call_id=call.call_id, ticket=call.ticket, room=call.room,
                                                  ts=self.clock.now()))
             state = BoardState(ts=self.clock.now(), calls=list(self.recent))
-        # What patients see and hear first, each handed to its own thread at once: the frame to
-        # each board's serial line, the announcement to the player, then the screens' retained
-        # state (published here). The bookkeeping (`call.made`: store, queue state) comes after.
+        # What patients see and hear first. The screens' retained state is published before
+        # anything else wakes a thread of ours (a woken thread holds the interpreter for up to
+        # its switch interval); then the frame to each board's serial line and the announcement,
+        # each handed to its own thread. The bookkeeping (`call.made`: store, queue state) last.
+        self.publisher.publish(self.topics.board_state, state, retain=True)
         queued = self.devices.queue_call(call.room, call.ticket)
         speak = announce and self.speaks_for(call.room)
         announced = self.announcer.announce(call.call_id, call.ticket, call.room) if speak else False
-        self.publisher.publish(self.topics.board_state, state, retain=True)
         self.bus.send("call.made", call)  # the ticket no longer waits (the kiosk's `ahead` counts)
         return self._confirm_pool.submit(self._report, call, queued, announced, announce, received)
 

@@ -145,6 +145,61 @@ def test_a_file_that_is_not_sqlite_is_recovered_the_same_way(tmp_path, caplog):
         store.close()
 
 
+def issue_tickets(book, count: int, now) -> list[str]:
+    numbers = []
+    for _ in range(count):
+        reservation = book.reserve("A", "svc-therapy", False, now)
+        with book.store.transaction() as tx:
+            book.record(tx, reservation, service="therapy", channel="kiosk", kiosk="kiosk-1", booking=None,
+                        doctor_id=None, room=None, printed=True)
+        numbers.append(reservation.number)
+    return numbers
+
+
+def test_a_recovered_store_goes_on_with_the_day_s_ticket_numbers_and_its_waiting_tickets(tmp_path):
+    from datetime import datetime
+
+    from kiosk.features.lobby.tickets import TicketBook
+    path, now = tmp_path / "node.db", datetime.now(TZ)
+    store = Store(path)
+    book = TicketBook(store, TZ)
+    issued = issue_tickets(book, 3, now)
+    store.db["bulk"].insert_all({"n": i, "text": "x" * 400} for i in range(400))  # its pages get damaged
+    pages = [row["pageno"] for row in store.query("SELECT pageno FROM dbstat WHERE name = 'bulk'")]
+    page_size = store.query("PRAGMA page_size")[0]["page_size"]
+    store.close()
+    damage_pages(path, pages, page_size)
+    assert quick_check_fails(path)
+    store = Store(path)
+    try:
+        assert store.recovered_from is not None
+        book = TicketBook(store, TZ)
+        day = book.local_day(now)
+        assert book.waiting(day, "svc-therapy") == issued == ["A001", "A002", "A003"]
+        assert issue_tickets(book, 1, now) == ["A004"]  # not A001 again
+    finally:
+        store.close()
+
+
+def test_when_the_day_s_counters_do_not_read_its_numbers_go_on_above_any_issued_before(tmp_path, caplog):
+    from datetime import datetime
+
+    from kiosk.features.lobby.tickets import RECOVERY_FLOOR, TicketBook
+    path, now = tmp_path / "node.db", datetime.now(TZ)
+    path.write_bytes(b"\x00garbage" * 1000)  # nothing of the day reads
+    caplog.set_level(logging.ERROR, logger="vestibule.tickets")
+    store = Store(path)
+    try:
+        book = TicketBook(store, TZ)
+        assert issue_tickets(book, 2, now) == [f"A{RECOVERY_FLOOR + 1}", f"A{RECOVERY_FLOOR + 2}"]
+        assert "today's numbers go on from 5001" in caplog.text
+        store.close()
+        store = Store(path)  # a restart later that day keeps counting from there
+        assert issue_tickets(TicketBook(store, TZ), 1, now) == [f"A{RECOVERY_FLOOR + 3}"]
+    finally:
+        store.close()
+
+
 def test_without_recovery_a_damaged_store_is_a_clear_store_error(tmp_path):
     path = tmp_path / "node.db"
     path.write_bytes(b"\x00garbage" * 1000)

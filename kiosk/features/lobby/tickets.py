@@ -23,20 +23,35 @@ priority tickets (elderly, disabled, veterans, pregnant) go before normal ones, 
 ticket counts only earlier priority tickets, a normal ticket every waiting one. Reservations not
 yet recorded count too. A ticket stops waiting when the core calls it (mark_called, fed by
 kiosk/calls.py through the controller's on_call hook).
+
+After the store was found damaged and started fresh (foundation/store_recovery.py), the book
+carries from the damaged file, as far as it reads, every counter and today's tickets (so
+`ahead` and the queue state still count the people waiting). If today's could not be read,
+today's numbers go on from RECOVERY_FLOOR + 1 (A5001): four digits no entrance reaches in the
+hours before a failure, so no number printed today is printed again.
 """
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from foundation.store import Store, Tx
 from mqtt.rpc import RequestError
 
+log = logging.getLogger("vestibule.tickets")
+
 MAX_NUMBER = 9999  # four digits at most: see above
+RECOVERY_FLOOR = 5000  # today's numbers after a recovery that could not read them: see above
+UNREAD_DAY_KEY = "tickets_unread_day"  # meta: the day (ordinal) whose tickets a recovery could not read
+TICKET_COLUMNS = ("day", "number", "queue", "service", "priority", "channel", "kiosk", "booking", "doctor_id",
+                  "room", "issued_at", "printed", "state", "called_at")
 
 
 def _create(db) -> None:
@@ -92,13 +107,65 @@ class IssuedTicket:
     printed: bool
 
 
+def _number_value(number: str) -> tuple[str, int] | None:
+    match = re.fullmatch(r"(\D+)(\d+)", number)
+    return (match[1], int(match[2])) if match else None
+
+
+def _carry_tickets(today: str):
+    """From a damaged store: every counter, and today's (and later) tickets; a counter never
+    below a number of a ticket carried. Clears the unread mark when the counters read whole
+    (tickets that do not read only leave `ahead` short)."""
+    def take(damaged: sqlite3.Connection, tx: Tx) -> int:
+        carried, counters_whole = 0, True
+        highest: dict[tuple[str, str], int] = {}
+        try:
+            for day, prefix, last in damaged.execute("SELECT day, prefix, last FROM ticket_counters"):
+                highest[(day, prefix)] = max(highest.get((day, prefix), 0), int(last))
+        except sqlite3.Error as exc:
+            counters_whole = "no such table" in str(exc)  # none: no ticket was ever issued
+            log.warning("damaged ticket counters read up to %d rows (%s)", len(highest), exc)
+        try:
+            rows = damaged.execute(f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets WHERE day >= ? ORDER BY id",
+                                   (today,))
+            for row in rows:
+                tx.insert("tickets", dict(zip(TICKET_COLUMNS, row)))
+                carried += 1
+                value = _number_value(str(row[1]))
+                if value:
+                    key = (str(row[0]), value[0])
+                    highest[key] = max(highest.get(key, 0), value[1])
+        except sqlite3.Error as exc:
+            log.warning("damaged tickets read up to %d rows (%s)", carried, exc)
+        for (day, prefix), last in highest.items():
+            tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES (?, ?, ?) ON CONFLICT (day, prefix) "
+                       "DO UPDATE SET last = MAX(last, excluded.last)", (day, prefix, last))
+        if counters_whole:
+            tx.meta_set(UNREAD_DAY_KEY, 0)
+        return carried + len(highest)
+    return take
+
+
 class TicketBook:
     def __init__(self, store: Store, tz: ZoneInfo):
         self.store = store
         store.ensure(_create)
         self.tz = tz
+        if store.recovered_from is not None:
+            self._carry_over(store)
         self._lock = threading.Lock()
         self._inflight: dict[str, Reservation] = {}  # day/number -> reserved, not yet recorded
+
+    def _carry_over(self, store: Store) -> None:
+        today = datetime.now(self.tz).date()
+        with store.transaction() as tx:  # until the damaged file proves readable: today is unknown
+            tx.meta_set(UNREAD_DAY_KEY, today.toordinal())
+        # yesterday's too: a recovery just after midnight still knows the night's last numbers
+        store.carry_over(_carry_tickets((today - timedelta(days=1)).isoformat()), "ticket counters and tickets")
+        with store.transaction() as tx:
+            if tx.meta_get(UNREAD_DAY_KEY) == today.toordinal():
+                log.error("today's tickets could not be read from the damaged store: today's numbers go on "
+                          "from %d, above any number issued before (docs/store.md)", RECOVERY_FLOOR + 1)
 
     def local_day(self, now: datetime) -> str:
         return now.astimezone(self.tz).date().isoformat()
@@ -134,7 +201,10 @@ class TicketBook:
 
     def _next_number(self, tx: Tx, day: str, prefix: str) -> str:
         row = tx.execute("SELECT last FROM ticket_counters WHERE day = ? AND prefix = ?", (day, prefix)).fetchone()
-        n = next_after(row[0] if row else 0)
+        unread = tx.meta_get(UNREAD_DAY_KEY) == date.fromisoformat(day).toordinal()
+        n = next_after(row[0] if row else (RECOVERY_FLOOR if unread else 0))
+        if unread and n <= RECOVERY_FLOOR:  # a counter begun after the recovery, below the floor
+            n = RECOVERY_FLOOR + 1
         if n > MAX_NUMBER:
             raise TicketsExhausted(prefix)  # the transaction rolls back: the counter stays
         tx.execute("INSERT INTO ticket_counters (day, prefix, last) VALUES (?, ?, ?) "

@@ -156,3 +156,41 @@ def _parent(proc: Path) -> int | None:
         return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def test_stopping_while_the_child_indexes_a_large_day_ends_it_within_seconds_and_the_cache_is_unchanged(
+        tmp_path, broker, caplog):
+    import subprocess
+    import sys
+    import time
+
+    from kiosk.node.schedule_receiver import STOP_GRACE_S
+    caplog.set_level(logging.INFO, logger="vestibule.schedule")
+    s = Site(tmp_path, broker)
+    hogs = []
+    try:
+        s.publish(snapshot_payload(TODAY, 1, ["BK-KEEP01"], MORNING))
+        wait_until(lambda: s.version() == 1, 30, "the first snapshot cached")
+        child = s.receiver.pid
+        s.publish(snapshot_payload(TODAY, 2, [f"BK-{i:06d}" for i in range(60_000)], MORNING), retain=False)
+        wait_until(lambda: not s.cache.idle(), 60, "the large snapshot handed over")
+        # a saturated node: the child, on idle CPU time only, cannot finish indexing
+        hogs = [subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 20\nwhile time.time() < end: pass"])
+                for _ in range(os.cpu_count() or 2)]
+        started = time.monotonic()
+        s.receiver.stop()
+        took = time.monotonic() - started
+        assert took < STOP_GRACE_S + 3, f"stop took {took:.1f} s"
+        assert "the schedule receiver process was busy; ending it" in caplog.text
+        assert _gone(child)
+        assert not list(s.cache.path.parent.glob("*.incoming-*")), "the handover file is deleted"
+        wait_until(s.cache.idle, 30, "the ingest given up")
+        assert s.version() == 1 and s.cache.find_code(TODAY, "BK-KEEP01")
+        assert s.cache.find_code(TODAY, "BK-000001") is None
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+        s.core.stop()
+        s.receiver.stop()
+        s.cache.stop()

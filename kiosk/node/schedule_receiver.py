@@ -20,7 +20,8 @@ snapshots.
 The child is spawned (the controller has threads: no fork), runs on idle CPU time only (SCHED_IDLE:
 answers first), dies with the
 controller (PR_SET_PDEATHSIG, and it ends when its pipe closes), and logs through the
-controller's logging. If it ends anyway, the controller logs it and starts another: the cache is
+controller's logging. Stopping asks it to end; one still indexing after STOP_GRACE_S is ended
+(its transaction rolls back), so a controller stops in seconds even mid-snapshot. If it ends anyway, the controller logs it and starts another: the cache is
 unchanged (a snapshot being indexed is not taken) and the new connection brings the retained
 snapshot again. multiprocessing's spawn imports the main module in the child: every entry point
 keeps the `if __name__ == "__main__"` guard.
@@ -49,6 +50,9 @@ log = logging.getLogger("vestibule.schedule")
 IN_PROCESS_BELOW = 512 * 1024
 RESTART_MIN_S, RESTART_MAX_S = 1.0, 30.0
 STOP_WAIT_S = 15.0
+# a child busy indexing reads `stop` only when done (seconds, more at idle priority on a busy
+# node): after this it is ended; its open transaction rolls back, the cache stays as it was
+STOP_GRACE_S = 2.0
 
 
 class ScheduleSink(Protocol):
@@ -118,15 +122,22 @@ class ScheduleReceiver:
         self._send(("stop",))
         if self._thread is None:
             return
-        self._thread.join(timeout=STOP_WAIT_S)
-        if self._thread.is_alive():  # the child did not end: it is not asked twice
-            with self._lock:
-                process = self._process
-            if process is not None:
-                log.error("the schedule receiver process did not stop; killing it")
-                process.kill()
+        self._thread.join(timeout=STOP_GRACE_S)
+        if self._thread.is_alive():  # still indexing: ended, not waited for
+            self._end_child("terminate", logging.INFO, "the schedule receiver process was busy; ending it")
+            self._thread.join(timeout=STOP_WAIT_S)
+        if self._thread.is_alive():
+            self._end_child("kill", logging.ERROR, "the schedule receiver process did not stop; killing it")
             self._thread.join(timeout=STOP_WAIT_S)
         self._thread = None
+
+    def _end_child(self, how: str, level: int, message: str) -> None:
+        with self._lock:
+            process = self._process
+        if process is not None and process.is_alive():
+            log.log(level, message)
+            _normal_priority(process.pid)
+            getattr(process, how)()
 
     # -- asking the child ---------------------------------------------------------------------
     def ingest_file(self, topic_day: str, handover: Path, received: str,
@@ -274,6 +285,20 @@ def _yield_the_cpu() -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux
         os.nice(19)
+
+
+def _normal_priority(pid: int) -> None:
+    """Every thread of the child back to normal scheduling: on idle CPU time only, a saturated
+    node would leave it no time to die in (each thread must run to exit)."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:  # not Linux, or it has just ended
+        return
+    for tid in threads:
+        try:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except (AttributeError, OSError):
+            pass
 
 
 def receiver_main(conn, settings: ReceiverSettings) -> None:

@@ -1,10 +1,12 @@
 """The node's schedule cache at 100, 10,000 and 100,000 appointments a day, side by side.
 
-Three complete setups run at once in this process, one per day size: a private Mosquitto, the
-stand-in core holding that day (DevCore day_size), the controller with the kiosk flow and an
-ESC/POS printer simulator on a pty, and an MqttClient as the kiosk UI. Check-ins alternate
-request by request between the three sizes (100 is the baseline), so load on this shared
-machine hits all of them alike.
+Three complete nodes run at once, one per day size, each in its own process (`--child`): a
+private Mosquitto, the stand-in core holding that day (DevCore day_size), the controller with
+the kiosk flow and an ESC/POS printer simulator on a pty. This process is the kiosk UI (an
+MqttClient per node) and only asks and times: its waiting never competes with a controller for
+an interpreter. Check-ins alternate request by request between the three sizes (100 is the
+baseline), so load on this shared machine hits all of them alike. A node tells when its cache
+took a snapshot from the cache's own log line: nothing polls the controller.
 
   accept    the core's snapshot (its day again, version + 1) published retained by mosquitto_pub
             (another process, as the core is), until the controller's cache holds it; meanwhile a
@@ -26,11 +28,14 @@ Usage: bench_schedule_scale.py [--count N] [--rounds N]
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import random
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import _common  # noqa: F401  (sets sys.path)
 from _common import ROOT, node_config, percentile, workdir
@@ -79,60 +84,156 @@ def wait(predicate, timeout: float, what: str):
     raise TimeoutError(what)
 
 
-class Site:
-    def __init__(self, size: int):
-        self.size = size
-        self.wd = workdir(f"bench-scale-{size}-")
-        self.broker = Broker(workdir=str(self.wd / "broker"))
-        (self.wd / "broker").mkdir()
+class SiteNode:
+    """One size's node, in its own process (`--child SIZE WORKDIR`): a private Mosquitto, the
+    stand-in core holding that day, the controller with the kiosk flow and an ESC/POS printer
+    simulator on a pty. It answers the bench on stdin/stdout, one line each way (`@ KIND JSON`)."""
+
+    def __init__(self, size: int, wd: Path):
+        self.size, self.wd = size, wd
+        (wd / "broker").mkdir()
+        self.broker = Broker(workdir=str(wd / "broker"))
         self.broker.start()
-        self.sim = EscposPrinterSim(link_path=str(self.wd / "printer-1"))
+        self.sim = EscposPrinterSim(link_path=str(wd / "printer-1"))
         self.sim.start()
-        self.config = node_config(self.wd, self.broker.url, devices={"printer-1": {
+        self.config = node_config(wd, self.broker.url, devices={"printer-1": {
             "kind": "printer", "protocol": "escpos", "url": f"serial://{self.sim.link_path}", "role": KIOSK,
             "options": {"scripts": ["latin", "cyrillic"], "cyrillic_codepage": 17}}})
-        self.core = DevCore(self.config, self.wd / "core.db", demo=False, call_interval_s=None, seed=5, day_size=size)
+        self.core = DevCore(self.config, wd / "core.db", demo=False, call_interval_s=None, seed=5, day_size=size)
         self.core.start()
         assert self.core.wait_ready(300), "core"
+        # when the cache takes a snapshot, from its own log line: nothing polls the controller
+        self.accepted: dict[int, float] = {}
+        self.accepted_changed = threading.Condition()
+        schedule_log = logging.getLogger("vestibule.schedule")
+        schedule_log.setLevel(logging.INFO)
+        schedule_log.propagate = False  # its info lines are for the handler, not the bench's output
+        errors = logging.StreamHandler()
+        errors.setLevel(logging.ERROR)
+        schedule_log.addHandler(errors)
+        schedule_log.addHandler(_AcceptedHandler(self))
         self.controller = build_controller(self.config)
         self.controller.start()
-        self.ui = MqttClient("127.0.0.1", self.broker.port, "bench-kiosk", role="kiosk",
-                             reply_topic=self.controller.topics.reply("kiosk", "bench-kiosk"))
-        self.ui.start()
-        assert self.ui.wait_connected(30)
-        # the baseline: a trivial responder in its own process on the same broker
-        self.echo = subprocess.Popen([sys.executable, "-c", ECHO_PROCESS, str(self.broker.port), str(ROOT)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     preexec_fn=die_with_parent)  # noqa: PLW1509 (only a prctl call)
-        assert self.echo.stdout.readline().strip() == "ready"
-        today = self.core.today()
-        wait(lambda: (d := self.controller.schedule.day(today)) and d.appointments == size, 300, "cached")
+        self.today = self.core.today()
+        wait(lambda: (d := self.controller.schedule.day(self.today)) and d.appointments == size, 300, "cached")
         now = self.core.now()
         every = self.core.appointments()
         outside = [a for a in every if a.status == "booked" and abs((a.start - now).total_seconds()) > 3 * 3600]
         random.Random(size).shuffle(outside)
-        self.pool = outside
-        self.taken = 0
-        self.snapshot = ScheduleSnapshot(date=today, version=self.core.snapshot_version(),
+        (wd / "pool.json").write_text(json.dumps([{"code": a.booking, "phone": a.phone,
+                                                   "birth_date": a.birth_date.isoformat()} for a in outside]))
+        self.snapshot = ScheduleSnapshot(date=self.today, version=self.core.snapshot_version(),
                                          appointments=[a.public() for a in every])
 
-    def next_appointment(self):
+    def serve(self) -> None:
+        topics = self.controller.topics
+        answer("ready", {"port": self.broker.port, "checkin": topics.command("checkin"), "ping": topics.command("ping"),
+                         "reply": topics.reply("kiosk", "bench-kiosk"), "schedule": topics.core_schedule(self.today)})
+        for line in sys.stdin:
+            kind, *args = line.split()
+            if kind == "idle":  # the previous snapshot fully done (its replaced rows deleted too)
+                wait(self.controller.schedule.idle, 120, "the cache idle")
+                answer("ok", {})
+            elif kind == "payload":  # the next version, written to a file before the window opens
+                version = self.controller.schedule.day(self.today).version + 1
+                payload = self.snapshot.model_copy(update={"version": version}).model_dump_json(exclude_none=True)
+                (self.wd / "snapshot.json").write_bytes(payload.encode())
+                answer("ok", {"version": version, "bytes": len(payload.encode())})
+            elif kind == "watch":
+                version = int(args[0])
+                with self.accepted_changed:
+                    assert self.accepted_changed.wait_for(lambda v=version: v in self.accepted, 120), "accepted"
+                answer("accepted", {"at": self.accepted[version]})
+            elif kind == "core-stop":
+                self.core.stop()
+                wait(lambda: not self.controller.relay.core_online, 30, "core away")
+                answer("ok", {})
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.core.stop()
+        self.sim.stop()
+        self.broker.cleanup()
+
+
+class _AcceptedHandler(logging.Handler):
+    def __init__(self, node: SiteNode):
+        super().__init__(logging.INFO)
+        self.node = node
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("schedule for %s cached"):
+            with self.node.accepted_changed:
+                self.node.accepted[record.args[1]] = time.time()
+                self.node.accepted_changed.notify_all()
+
+
+def answer(kind: str, body: dict) -> None:
+    print(f"@ {kind} {json.dumps(body)}", flush=True)
+
+
+def site_child(size: int, wd: Path) -> int:
+    die_with_parent()
+    node = SiteNode(size, wd)
+    try:
+        node.serve()  # until the bench closes our stdin
+    finally:
+        node.stop()
+    return 0
+
+
+class Site:
+    """The bench's side of one size: the node in its own process, the kiosk UI's client and the
+    echo responder (each in its own process too); this process only asks and times."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.wd = workdir(f"bench-scale-{size}-")
+        self.node = subprocess.Popen([sys.executable, __file__, "--child", str(size), str(self.wd)], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        info = self.ask(None, "ready")
+        self.topics = info
+        self.ui = MqttClient("127.0.0.1", info["port"], "bench-kiosk", role="kiosk", reply_topic=info["reply"])
+        self.ui.start()
+        assert self.ui.wait_connected(30)
+        # the baseline: a trivial responder in its own process on the same broker
+        self.echo = subprocess.Popen([sys.executable, "-c", ECHO_PROCESS, str(info["port"]), str(ROOT)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_parent)  # noqa: PLW1509 (only a prctl call)
+        assert self.echo.stdout.readline().strip() == "ready"
+        self.pool = json.loads((self.wd / "pool.json").read_text())
+        self.taken = 0
+
+    def ask(self, command: str | None, expect: str) -> dict:
+        """Send a command line to the node (None: only read) and return its answer's body."""
+        if command is not None:
+            self.node.stdin.write(command + "\n")
+            self.node.stdin.flush()
+        for line in self.node.stdout:
+            if line.startswith("@ "):
+                _, kind, body = line.rstrip("\n").split(" ", 2)
+                if kind != expect:
+                    raise SystemExit(f"{self.size}: node said {kind} to {command!r}")
+                return json.loads(body)
+        raise SystemExit(f"{self.size}: the node process ended (exit {self.node.wait()})")
+
+    def next_appointment(self) -> dict:
         self.taken += 1
         return self.pool[self.taken % len(self.pool)]
 
     def checkin(self, by: str) -> float:
         a = self.next_appointment()
-        body = ({"by": "code", "code": a.booking} if by == "code"
-                else {"by": "phone", "phone": a.phone, "birth_date": a.birth_date.isoformat()})
+        body = ({"by": "code", "code": a["code"]} if by == "code"
+                else {"by": "phone", "phone": a["phone"], "birth_date": a["birth_date"]})
         t0 = time.perf_counter()
-        answer = self.ui.request(self.controller.topics.command("checkin"), {"kiosk": KIOSK, **body}, 30)
+        answer = self.ui.request(self.topics["checkin"], {"kiosk": KIOSK, **body}, 30)
         elapsed = time.perf_counter() - t0
         assert answer.status == "error" and answer.error.code in ("too_early", "too_late"), answer
         return elapsed
 
     def ping(self) -> float:
         t0 = time.perf_counter()
-        answer = self.ui.request(self.controller.topics.command("ping"), {}, 30)
+        answer = self.ui.request(self.topics["ping"], {}, 30)
         assert answer.status == "ok"
         return time.perf_counter() - t0
 
@@ -150,15 +251,13 @@ class Site:
 
     def accept(self) -> tuple[float, tuple, tuple, int]:
         """Seconds from the snapshot's publication to the cache holding it; pings idle and during."""
-        # the previous snapshot fully done (its replaced rows deleted too): idle is idle
-        wait(self.controller.schedule.idle, 120, "the cache idle")
+        self.ask("idle", "ok")
+        next_snapshot = self.ask("payload", "ok")
         idle: list[float] = []
         echo_idle: list[float] = []
         quiet = threading.Event()
         threading.Timer(IDLE_S, quiet.set).start()
         self.paced_pings(quiet, idle, echo_idle)
-        version = self.controller.schedule.day(self.core.today()).version + 1
-        payload = self.snapshot.model_copy(update={"version": version}).model_dump_json(exclude_none=True).encode()
         during: list[float] = []
         echo_during: list[float] = []
         done = threading.Event()
@@ -166,30 +265,29 @@ class Site:
         def pinger():
             self.paced_pings(done, during, echo_during)
 
-        snapshot_file = self.wd / "snapshot.json"
-        snapshot_file.write_bytes(payload)  # the publisher's input, written before the window opens
         thread = threading.Thread(target=pinger)
         thread.start()
-        t0 = time.perf_counter()
-        # published from another process, as the core's would be (not through this process's GIL)
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-V", "mqttv5", "-q", "1",
-                        "-r", "-t", self.controller.topics.core_schedule(self.core.today()), "-f", str(snapshot_file)],
-                       check=True)
-        wait(lambda: self.controller.schedule.day(self.core.today()).version == version, 120, "accepted")
-        elapsed = time.perf_counter() - t0
+        t0 = time.time()
+        # published from another process, as the core's would be
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.topics["port"]), "-V", "mqttv5", "-q", "1",
+                        "-r", "-t", self.topics["schedule"], "-f", str(self.wd / "snapshot.json")], check=True)
+        accepted_at = self.ask(f"watch {next_snapshot['version']}", "accepted")["at"]
         done.set()
         thread.join()
-        return elapsed, (idle, echo_idle), (during, echo_during), len(payload)
+        return accepted_at - t0, (idle, echo_idle), (during, echo_during), next_snapshot["bytes"]
+
+    def core_away(self) -> None:
+        self.ask("core-stop", "ok")
 
     def stop(self):
         self.ui.stop()
-        self.controller.stop()
-        if self.core:
-            self.core.stop()
-        self.sim.stop()
+        self.node.stdin.close()
         self.echo.stdin.close()
-        self.echo.wait(timeout=10)
-        self.broker.cleanup()
+        for proc in (self.node, self.echo):
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def fmt(values: list[float]) -> str:
@@ -205,9 +303,12 @@ def print_pings(idle, during, echo_idle, echo_during) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=60, help="check-ins per size, method and core state")
+    parser.add_argument("--count", type=int, default=200, help="check-ins per size, method and core state")
     parser.add_argument("--rounds", type=int, default=4, help="snapshots accepted per size (pings pooled too)")
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "WORKDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return site_child(int(args.child[0]), Path(args.child[1]))
     started = time.monotonic()
     sites = []
     try:
@@ -235,9 +336,7 @@ def main() -> int:
         for state in ("online", "away"):
             if state == "away":
                 for site in sites:
-                    site.core.stop()
-                    site.core = None
-                    wait(lambda s=site: not s.controller.relay.core_online, 30, "core away")
+                    site.core_away()
             for _ in range(args.count):
                 for by in ("code", "phone"):
                     for site in sites:  # interleaved: the baseline (100) and the large days side by side

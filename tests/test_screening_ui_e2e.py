@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -104,7 +103,7 @@ def app(tmp_path, broker, post):
 
 
 def scan(post, code: str) -> None:
-    message = DeviceReadingMessage(device=SCANNER, kind="scanner", ts=datetime.now(UTC), code=code)
+    message = DeviceReadingMessage(device=SCANNER, kind="scanner", ts=post.controller.clock.now(), code=code)
     post.app.publish(post.controller.topics.device_reading(SCANNER), message, qos=0)
 
 

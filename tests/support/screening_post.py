@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import foundation.clock
 
 from booking_core.service import DevCore
 from devices.oximeter.sim import ContecSim
@@ -45,6 +48,26 @@ def as_reported(celsius: float) -> float:
     return round(mlx90614.raw_to_celsius(mlx90614.celsius_to_raw(celsius)), 2)
 
 
+class DaytimeClock(foundation.clock.Clock):
+    """Real time moved to 10:00 of today (site time) when the rig starts, shared by the stand-in
+    core and the controller: a booking 20 minutes ahead stays on today's schedule whatever hour
+    the suite runs (in the 20 minutes before midnight it landed on tomorrow's)."""
+
+    def __init__(self, tz):
+        super().__init__(tz)
+        real = datetime.now(tz)
+        self.offset = real.replace(hour=10, minute=0, second=0, microsecond=0) - real
+
+    def now(self) -> datetime:
+        return datetime.now(self.tz) + self.offset
+
+    def __call__(self) -> datetime:
+        return self.now()
+
+    def time_ns(self) -> int:
+        return time.time_ns() + round(self.offset.total_seconds() * 1e9)
+
+
 @dataclass
 class Post:
     tmp: Path
@@ -71,11 +94,12 @@ class Post:
         }
         self.config = make_config(self.tmp, self.broker.url, devices=devices,
                                   screening={"measure_timeout_s": 3.0, **self.screening})
+        clock = DaytimeClock(self.config.site.tz)
         self.core = DevCore(self.config, self.tmp / "core.db", demo=False, call_interval_s=None, seed=3,
-                            client_id="core-screening")
+                            client_id="core-screening", clock=clock)
         self.core.start()
         assert self.core.wait_ready(WAIT), "stand-in core did not come up"
-        self.controller = build_controller(self.config)
+        self.controller = build_controller(self.config, clock=clock)
         self.controller.start()
         self.app = MqttClient("127.0.0.1", self.broker.port, "screening-app-1", role="screening",
                               reply_topic=self.controller.topics.reply("screening", "screening-app-1"))

@@ -243,10 +243,13 @@ class Site:
         return time.perf_counter() - t0
 
     def paced_pings(self, done: threading.Event, node: list[float], echo: list[float]) -> None:
-        """A ping and an echo ping every 20 ms until `done`: idle and during are sampled alike."""
+        """A ping and an echo ping every 20 ms until `done`: idle and during are sampled alike.
+        Which goes first alternates: the first after the pause is the one a broker stall holds."""
+        pair = [(node, self.ping), (echo, self.echo_ping)]
         while not done.is_set():
-            node.append(self.ping())
-            echo.append(self.echo_ping())
+            for into, ask in pair:
+                into.append(ask())
+            pair.reverse()
             time.sleep(PING_GAP_S)
 
     def accept(self) -> tuple[float, tuple, tuple, int]:

@@ -177,6 +177,9 @@ def test_a_recovered_store_goes_on_with_the_day_s_ticket_numbers_and_its_waiting
         day = book.local_day(now)
         assert book.waiting(day, "svc-therapy") == issued == ["A001", "A002", "A003"]
         assert issue_tickets(book, 1, now) == ["A004"]  # not A001 again
+        again = TicketBook(store, TZ)  # a second book on the same store carries nothing twice
+        assert again.waiting(day, "svc-therapy") == ["A001", "A002", "A003", "A004"]
+        assert issue_tickets(again, 1, now) == ["A005"]
     finally:
         store.close()
 

@@ -159,6 +159,8 @@ class TicketBook:
     def _carry_over(self, store: Store) -> None:
         today = datetime.now(self.tz).date()
         with store.transaction() as tx:  # until the damaged file proves readable: today is unknown
+            if tx.execute("SELECT EXISTS (SELECT 1 FROM ticket_counters) OR EXISTS (SELECT 1 FROM tickets)").fetchone()[0]:
+                return  # carried already (another book on this store) or numbering has gone on
             tx.meta_set(UNREAD_DAY_KEY, today.toordinal())
         # yesterday's too: a recovery just after midnight still knows the night's last numbers
         store.carry_over(_carry_tickets((today - timedelta(days=1)).isoformat()), "ticket counters and tickets")

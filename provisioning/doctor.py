@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -26,6 +27,9 @@ from typing import TextIO
 from provisioning import udev
 
 OK, FAULT, SKIPPED = "ok", "fault", "skipped"
+# the Debian package that brings each player the config may name (voice.player)
+PLAYER_PACKAGES = {"aplay": "alsa-utils", "paplay": "pulseaudio-utils", "pw-play": "pipewire-bin", "play": "sox",
+                   "espeak-ng": "espeak-ng"}
 BACKLOG_WARN = 1000  # undelivered events; more means the core has not taken events for a while
 MQTT_TIMEOUT_S = 3.0
 
@@ -286,6 +290,20 @@ class Doctor:
         else:
             self.add("disk", OK, f"{free_mb:.0f} MB free on {where}")
 
+    def check_voice(self) -> None:
+        voice = self.config.voice
+        if not voice.enabled:
+            self.add("voice", SKIPPED, "voice is off (voice.enabled = false)")
+            return
+        tools = ["espeak-ng"] + ([shlex.split(voice.player)[0]] if voice.player else [])
+        missing = [tool for tool in tools if not shutil.which(tool)]
+        if missing:
+            packages = " ".join(dict.fromkeys(PLAYER_PACKAGES.get(Path(t).name, Path(t).name) for t in missing))
+            self.add("voice", FAULT, f"{', '.join(missing)} not installed: calls are shown but not spoken",
+                     f"`sudo apt-get install {packages}` (or set voice.player to a player this machine has)")
+        else:
+            self.add("voice", OK, f"{' and '.join(tools)} found")
+
     def check_clock(self) -> None:
         tool = shutil.which("timedatectl")
         if not tool or not os.path.isdir("/run/systemd/system"):
@@ -348,6 +366,7 @@ class Doctor:
             self.check_devices()
             self.check_disk()
             self.check_outbox()
+            self.check_voice()
         self.check_clock()
         self.check_services()
         return self.checks

@@ -56,6 +56,7 @@ def node(tmp_path):
     doc["broker"]["password_file"] = str(creds / "controller.password")
     doc["devices"] = {"oximeter-1": {"kind": "oximeter", "protocol": "contec", "url": f"serial://{stable}",
                                      "role": "screening-1"}}  # the post's broker user reads the statuses
+    doc["voice"]["player"] = "sox -q -t wav - -d"  # a player this machine has (the default aplay is not installed here)
     config = tmp_path / "node.toml"
     config.write_text(tomlkit.dumps(doc))
     write_credentials(creds, load_node_config(config))
@@ -159,3 +160,13 @@ def test_the_outbox_backlog_is_read_without_writing(node, capsys):
     code, checks = doctor(node, capsys)
     assert code == 1 and checks["outbox"]["detail"] == "1500 events waiting for the core, oldest 10 min old"
     assert os.stat(store).st_mtime_ns == before
+
+
+def test_a_voice_player_that_is_not_installed_is_named_with_its_debian_package(node, capsys):
+    doc = tomlkit.parse(node["config"].read_text(encoding="utf-8"))
+    doc["voice"]["player"] = "/nowhere/aplay -q -"  # the default player, not on this machine
+    node["config"].write_text(tomlkit.dumps(doc))
+    code, checks = doctor(node, capsys)
+    assert code == 1 and list(faults(checks)) == ["voice"]
+    assert checks["voice"]["detail"] == "/nowhere/aplay not installed: calls are shown but not spoken"
+    assert "`sudo apt-get install alsa-utils`" in checks["voice"]["fix"]

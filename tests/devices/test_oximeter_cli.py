@@ -72,8 +72,11 @@ def test_cli_unknown_protocol_exits_1(sim, capsys):
 
 
 def test_cli_without_count_prints_changes_but_at_most_two_lines_per_second(sim):
+    # Ctrl-C reaches a terminal's foreground job: SIGINT at its default, whatever this run inherited
+    # (an asynchronous job of a shell without job control starts with SIGINT ignored)
     proc = subprocess.Popen([VESTIBULE, "device", "read", "oximeter", "--port", sim.link_path, "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     try:
         first = json.loads(proc.stdout.readline())  # blocks until the stream is up
         assert first["spo2"] == 97

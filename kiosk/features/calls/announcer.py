@@ -141,12 +141,7 @@ class Announcer:
             self._play_streamed(item)
             return
         chime = self._start(self.voice.chime_file()) if self.voice.with_chime else None
-        item.started = time.monotonic()
-        self.history.append(item)
-        if self.on_start:
-            self.on_start(item)
-        if chime:
-            time.sleep(RENDER_AFTER_CHIME_S)
+        self._started(item)
         wav = self.voice.render(item.ticket, item.room, self.out_dir / f"{item.call_id}.wav", with_chime=False)
         try:
             if chime:
@@ -174,17 +169,22 @@ class Announcer:
                 player.wait()
                 if attempt == 2:
                     raise OSError("the player ends as soon as it starts") from None
-        item.started = time.monotonic()
-        self.history.append(item)
-        if self.on_start:
-            self.on_start(item)
+        self._started(item)
         try:
-            if self.voice.with_chime:
-                time.sleep(RENDER_AFTER_CHIME_S)
             self._finish(player, self.voice.frames(item.ticket, item.room, with_chime=False))
         finally:
             item.ended = time.monotonic()
             self._waiting_player()
+
+    def _started(self, item: Played) -> None:
+        """The call's announcement has begun (its chime is playing, if it has one); with a chime,
+        the phrases render RENDER_AFTER_CHIME_S later."""
+        item.started = time.monotonic()
+        self.history.append(item)
+        if self.on_start:
+            self.on_start(item)
+        if self.voice.with_chime:
+            time.sleep(RENDER_AFTER_CHIME_S)
 
     def _waiting_player(self) -> subprocess.Popen:
         if self._waiting is None or self._waiting.poll() is not None:

@@ -21,13 +21,17 @@ took a snapshot from the cache's own log line: nothing polls the controller.
             look-up, rules and the rejection committed, no receipt, the same work at every size.
 
 Goals: check-in p99 at 100,000 within 1.5x the p99 at 100 (flat); a 100,000-appointment
-snapshot accepted in under 5 s without delaying answers (ping p99 during the acceptance within
-1.5x of the idle ping p99, and no ping unanswered).
+snapshot accepted in under 5 s without delaying answers (ping p99 during the acceptances within
+1.5x of the idle ping p99, all rounds pooled, and no ping unanswered).
+The node's process holds the day as JSON text only, never as models: 100,000 of them are ~850,000
+objects for the garbage collector of the process the controller runs in (full collections of
+0.3-0.6 s, which a real node, whose controller keeps the day in SQLite, never has).
 Usage: bench_schedule_scale.py [--count N] [--rounds N]
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import random
@@ -116,14 +120,26 @@ class SiteNode:
         self.controller.start()
         self.today = self.core.today()
         wait(lambda: (d := self.controller.schedule.day(self.today)) and d.appointments == size, 300, "cached")
+        self.appointments_json = self._write_pool_and_day(wd, size)
+        # The day is kept as JSON text only. As 100,000 models it would be ~850,000 objects for the
+        # garbage collector of this process, which is the controller's: its full collections took
+        # 0.3-0.6 s (every answer of the node waited), and a node's controller holds no such thing.
+        gc.collect()
+
+    def _write_pool_and_day(self, wd: Path, size: int) -> str:
         now = self.core.now()
         every = self.core.appointments()
         outside = [a for a in every if a.status == "booked" and abs((a.start - now).total_seconds()) > 3 * 3600]
         random.Random(size).shuffle(outside)
         (wd / "pool.json").write_text(json.dumps([{"code": a.booking, "phone": a.phone,
                                                    "birth_date": a.birth_date.isoformat()} for a in outside]))
-        self.snapshot = ScheduleSnapshot(date=self.today, version=self.core.snapshot_version(),
-                                         appointments=[a.public() for a in every])
+        return "[" + ",".join(a.public().model_dump_json(exclude_none=True) for a in every) + "]"
+
+    def snapshot_payload(self, version: int) -> bytes:
+        """The day's snapshot at `version`, as the core publishes it."""
+        shell = ScheduleSnapshot(date=self.today, version=version, appointments=[]).model_dump_json(exclude_none=True)
+        assert shell.count('"appointments":[]') == 1, shell
+        return shell.replace('"appointments":[]', f'"appointments":{self.appointments_json}').encode()
 
     def serve(self) -> None:
         topics = self.controller.topics
@@ -136,9 +152,9 @@ class SiteNode:
                 answer("ok", {})
             elif kind == "payload":  # the next version, written to a file before the window opens
                 version = self.controller.schedule.day(self.today).version + 1
-                payload = self.snapshot.model_copy(update={"version": version}).model_dump_json(exclude_none=True)
-                (self.wd / "snapshot.json").write_bytes(payload.encode())
-                answer("ok", {"version": version, "bytes": len(payload.encode())})
+                payload = self.snapshot_payload(version)
+                (self.wd / "snapshot.json").write_bytes(payload)
+                answer("ok", {"version": version, "bytes": len(payload)})
             elif kind == "watch":
                 version = int(args[0])
                 with self.accepted_changed:
@@ -297,16 +313,24 @@ def fmt(values: list[float]) -> str:
     return "/".join(f"{v * 1e3:.1f}" for v in (percentile(values, 50), percentile(values, 99), max(values))) + " ms"
 
 
-def print_pings(idle, during, echo_idle, echo_during) -> None:
-    print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle "
-          f"{percentile(during, 99) / percentile(idle, 99):.2f}x (goal <= 1.5x)")
+def verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def print_pings(idle, during, echo_idle, echo_during, judged: bool = False) -> None:
+    """`judged`: the pooled pings, whose p99 the goal is about (one window's p99 is its 2nd or 3rd
+    slowest ping of about 170, so a single round's ratio is printed as information only)."""
+    ratio = percentile(during, 99) / percentile(idle, 99)
+    goal = f"goal <= 1.5x: {verdict(ratio <= 1.5)}" if judged else "one round"
+    print(f"      ping p50/p99/max  idle {fmt(idle)}  during {fmt(during)}  p99 during/idle {ratio:.2f}x ({goal})")
     print(f"      echo (own process) idle {fmt(echo_idle)}  during {fmt(echo_during)}  "
           f"p99 during/idle {percentile(echo_during, 99) / percentile(echo_idle, 99):.2f}x (the machine)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=200, help="check-ins per size, method and core state")
+    # a p99 of 200 is the 2nd slowest check-in, one scheduling hiccup; of 1,000 it is the 10th
+    parser.add_argument("--count", type=int, default=1000, help="check-ins per size, method and core state")
     parser.add_argument("--rounds", type=int, default=4, help="snapshots accepted per size (pings pooled too)")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "WORKDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -326,7 +350,7 @@ def main() -> int:
             for into, values in zip(pooled.setdefault(site.size, ([], [], [], [])),
                                     (idle, during, echo_idle, echo_during)):
                 into.extend(values)
-            goal = "  (goal < 5 s)" if site.size == 100_000 else ""
+            goal = f"  (goal < 5 s: {verdict(elapsed < 5)})" if site.size == 100_000 else ""
             print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, round {round_}): accepted in {elapsed:5.2f} s"
                   f"{goal}, {len(during)} pings during it, all answered")
             print_pings(idle, during, echo_idle, echo_during)
@@ -334,7 +358,7 @@ def main() -> int:
               " its 2nd or 3rd slowest ping)")
         for size, (idle, during, echo_idle, echo_during) in pooled.items():
             print(f"  {size:>7,} appointments, {len(idle)} pings idle, {len(during)} during:")
-            print_pings(idle, during, echo_idle, echo_during)
+            print_pings(idle, during, echo_idle, echo_during, judged=True)
         results: dict[tuple[str, str, int], list[float]] = {}
         for state in ("online", "away"):
             if state == "away":
@@ -352,7 +376,7 @@ def main() -> int:
                     values = results[(state, by, size)]
                     p50, p99 = percentile(values, 50), percentile(values, 99)
                     print(f"  core {state:6} by {by:5} {size:>7,}: p50 {p50 * 1e3:6.1f} ms  p99 {p99 * 1e3:6.1f} ms"
-                          f"  ratio {p99 / base:4.2f}x")
+                          f"  ratio {p99 / base:4.2f}x" + (f" {verdict(p99 / base <= 1.5)}" if size == SIZES[-1] else ""))
         print(f"\ntotal {time.monotonic() - started:.1f} s")
     finally:
         for site in sites:

@@ -20,6 +20,7 @@ from devices.base import OximeterReading, ScanReading, ThermometerReading
 from foundation import sdnotify
 from foundation.clock import Clock
 from foundation.config import VestibuleConfig
+from foundation.gc_freeze import freeze_startup_objects
 from foundation.store import StorageFull, Store
 from kiosk.node.core_link import CoreLink
 from kiosk.node.feature import Bus, Feature, FeatureBuilder, FeatureContext
@@ -217,6 +218,7 @@ class Controller:
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
         self.start()
+        freeze_startup_objects()  # full collections then skip start-up's objects (17-28 ms of every answer)
         sdnotify.notify("READY=1")
         interval = sdnotify.watchdog_interval() or 5.0
         last_purge = 0.0

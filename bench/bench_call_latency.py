@@ -31,6 +31,7 @@ from _common import ROOT, node_config, percentile, wait_until, workdir
 
 from devices.display import alpha
 from devices.display.sim import AlphaBoardSim
+from foundation.gc_freeze import freeze_startup_objects
 from kiosk.app import build_controller
 from kiosk.demo import write_runtime_config
 from mqtt.broker import Broker
@@ -103,6 +104,7 @@ def node_child(settings_json: str) -> int:
                          voice=settings["voice"])
     controller = build_controller(config)
     controller.start()
+    freeze_startup_objects()  # as Controller.run() does for `vestibule node`
     try:
         ok = controller.client.wait_connected(15) and wait_until(lambda: controller.devices.statuses() and all(
             s.state.value == "ready" for s in controller.devices.statuses()), 20)

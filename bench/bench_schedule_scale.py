@@ -31,7 +31,6 @@ Usage: bench_schedule_scale.py [--count N] [--rounds N]
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import random
@@ -46,6 +45,7 @@ from _common import ROOT, node_config, percentile, workdir
 
 from booking_core.service import DevCore
 from devices.printer.sim import EscposPrinterSim
+from foundation.gc_freeze import freeze_startup_objects
 from foundation.children import die_with_parent
 from kiosk.app import build_controller
 from mqtt.broker import Broker
@@ -124,7 +124,7 @@ class SiteNode:
         # The day is kept as JSON text only. As 100,000 models it would be ~850,000 objects for the
         # garbage collector of this process, which is the controller's: its full collections took
         # 0.3-0.6 s (every answer of the node waited), and a node's controller holds no such thing.
-        gc.collect()
+        freeze_startup_objects()  # as Controller.run() does for `vestibule node`
 
     def _write_pool_and_day(self, wd: Path, size: int) -> str:
         now = self.core.now()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import statistics
 import sys
@@ -65,3 +66,27 @@ def wait_until(predicate, timeout: float, interval: float = 0.005) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+class StolenTime:
+    """CPU time the hypervisor gave to other machines while a benchmark ran (/proc/stat `steal`):
+    on a shared virtual machine every process, the baseline's too, stops now and then for a few
+    milliseconds; a path that takes 35 ms is caught by such a stop more often than one of 1 ms."""
+
+    def __init__(self):
+        self.started = time.monotonic(), self._steal()
+
+    @staticmethod
+    def _steal() -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()
+            return int(fields[8]) / os.sysconf("SC_CLK_TCK")  # seconds, over all CPUs
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def summary(self) -> str:
+        (t0, s0), s1 = self.started, self._steal()
+        if s0 is None or s1 is None:
+            return "stolen CPU time: not known here"
+        wall = (time.monotonic() - t0) * (os.cpu_count() or 1)
+        return f"CPU time stolen by the hypervisor meanwhile: {(s1 - s0) * 1e3:.0f} ms of {wall:.0f} CPU-s ({(s1 - s0) / wall:.2%})"

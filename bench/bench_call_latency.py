@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, node_config, percentile, wait_until, workdir
+from _common import ROOT, StolenTime, node_config, percentile, wait_until, workdir
 
 from devices.display import alpha
 from devices.display.sim import AlphaBoardSim
@@ -212,6 +212,7 @@ def main() -> int:
         frame_bytes = len(alpha.write_text("L001 -> 5", address="01", mode="flash"))
         line_ms = frame_bytes * BITS_PER_BYTE / BAUD * 1000
         warm: dict[str, list[float]] = {"board": [], "led": [], "voice": []}
+        stolen = StolenTime()
         for n in range(-args.warmup, args.rounds):
             counted = n >= 0
             key = f"p{n}"
@@ -248,6 +249,7 @@ def main() -> int:
         print(figures("(b) LED frame written at 9600 baud", to_led, base_p99, line_ms))
         print(f"      (frame {frame_bytes} bytes = {line_ms:.1f} ms line time; then the driver reads the status)")
         print(figures("(c) announcement audio starts", to_voice, base_p99))
+        print(f"  {stolen.summary()}")
         if args.raw:
             for name, values in (("baseline", base), ("board", to_board), ("led", to_led), ("voice", to_voice)):
                 print(f"  raw {name}: " + " ".join(f"{v:.1f}" for v in values))

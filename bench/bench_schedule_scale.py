@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (sets sys.path)
-from _common import ROOT, node_config, percentile, workdir
+from _common import ROOT, StolenTime, node_config, percentile, workdir
 
 from booking_core.service import DevCore
 from devices.printer.sim import EscposPrinterSim
@@ -342,6 +342,7 @@ def main() -> int:
         for size in SIZES:
             sites.append(Site(size))
         print(f"setup (three sites, cores generating their days): {time.monotonic() - started:.1f} s")
+        stolen = StolenTime()
         print("\naccepting a snapshot (published by the core, until cached); pings to the same controller."
               "\n  round 1: the controller's first large snapshot; then the next ones")
         pooled: dict[int, tuple[list, list, list, list]] = {}
@@ -377,7 +378,8 @@ def main() -> int:
                     p50, p99 = percentile(values, 50), percentile(values, 99)
                     print(f"  core {state:6} by {by:5} {size:>7,}: p50 {p50 * 1e3:6.1f} ms  p99 {p99 * 1e3:6.1f} ms"
                           f"  ratio {p99 / base:4.2f}x" + (f" {verdict(p99 / base <= 1.5)}" if size == SIZES[-1] else ""))
-        print(f"\ntotal {time.monotonic() - started:.1f} s")
+        print(f"\n{stolen.summary()}")
+        print(f"total {time.monotonic() - started:.1f} s")
     finally:
         for site in sites:
             site.stop()

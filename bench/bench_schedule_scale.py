@@ -108,6 +108,7 @@ class SiteNode:
         assert self.core.wait_ready(300), "core"
         # when the cache takes a snapshot, from its own log line: nothing polls the controller
         self.accepted: dict[int, float] = {}
+        self.indexing_s: dict[int, float] = {}  # of which validating and indexing (the cache's own figure)
         self.accepted_changed = threading.Condition()
         schedule_log = logging.getLogger("vestibule.schedule")
         schedule_log.setLevel(logging.INFO)
@@ -159,7 +160,7 @@ class SiteNode:
                 version = int(args[0])
                 with self.accepted_changed:
                     assert self.accepted_changed.wait_for(lambda v=version: v in self.accepted, 120), "accepted"
-                answer("accepted", {"at": self.accepted[version]})
+                answer("accepted", {"at": self.accepted[version], "indexing_s": self.indexing_s[version]})
             elif kind == "core-stop":
                 self.core.stop()
                 wait(lambda: not self.controller.relay.core_online, 30, "core away")
@@ -181,6 +182,7 @@ class _AcceptedHandler(logging.Handler):
         if record.msg.startswith("schedule for %s cached"):
             with self.node.accepted_changed:
                 self.node.accepted[record.args[1]] = time.time()
+                self.node.indexing_s[record.args[1]] = record.args[3]
                 self.node.accepted_changed.notify_all()
 
 
@@ -268,8 +270,9 @@ class Site:
             pair.reverse()
             time.sleep(PING_GAP_S)
 
-    def accept(self) -> tuple[float, tuple, tuple, int]:
-        """Seconds from the snapshot's publication to the cache holding it; pings idle and during."""
+    def accept(self) -> tuple[tuple[float, float], tuple, tuple, int]:
+        """Seconds from the snapshot's publication to the cache holding it (and of them, validating and
+        indexing); pings idle and during."""
         self.ask("idle", "ok")
         next_snapshot = self.ask("payload", "ok")
         idle: list[float] = []
@@ -290,10 +293,11 @@ class Site:
         # published from another process, as the core's would be
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.topics["port"]), "-V", "mqttv5", "-q", "1",
                         "-r", "-t", self.topics["schedule"], "-f", str(self.wd / "snapshot.json")], check=True)
-        accepted_at = self.ask(f"watch {next_snapshot['version']}", "accepted")["at"]
+        accepted = self.ask(f"watch {next_snapshot['version']}", "accepted")
         done.set()
         thread.join()
-        return accepted_at - t0, (idle, echo_idle), (during, echo_during), next_snapshot["bytes"]
+        return (accepted["at"] - t0, accepted["indexing_s"]), (idle, echo_idle), (during, echo_during), \
+            next_snapshot["bytes"]
 
     def core_away(self) -> None:
         self.ask("core-stop", "ok")
@@ -347,13 +351,13 @@ def main() -> int:
               "\n  round 1: the controller's first large snapshot; then the next ones")
         pooled: dict[int, tuple[list, list, list, list]] = {}
         for site, round_ in [(s, r) for s in sites for r in range(1, args.rounds + 1)]:
-            elapsed, (idle, echo_idle), (during, echo_during), nbytes = site.accept()
+            (elapsed, indexing), (idle, echo_idle), (during, echo_during), nbytes = site.accept()
             for into, values in zip(pooled.setdefault(site.size, ([], [], [], [])),
                                     (idle, during, echo_idle, echo_during)):
                 into.extend(values)
             goal = f"  (goal < 5 s: {verdict(elapsed < 5)})" if site.size == 100_000 else ""
             print(f"  {site.size:>7,} appointments ({nbytes / 1e6:4.1f} MB, round {round_}): accepted in {elapsed:5.2f} s"
-                  f"{goal}, {len(during)} pings during it, all answered")
+                  f"{goal} (validating and indexing {indexing:.2f} s), {len(during)} pings during it, all answered")
             print_pings(idle, during, echo_idle, echo_during)
         print(f"\n  all {args.rounds} rounds pooled (the same statistic over more pings: one window's p99 is"
               " its 2nd or 3rd slowest ping)")

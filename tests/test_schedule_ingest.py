@@ -61,3 +61,14 @@ def test_a_collector_disabled_by_the_caller_stays_disabled(tmp_path, collections
     payload = snapshot_payload(DAY, 1, ["BK-000001"], MORNING)
     assert ingest(tmp_path / "cache.db", DAY.isoformat(), payload, "now", None).taken
     assert not gc.isenabled()
+
+
+def test_bulk_connections_get_a_large_page_cache_and_look_ups_the_default(tmp_path):
+    bulk = schedule_ingest.connect(tmp_path / "cache.db", bulk=True)
+    reads = schedule_ingest.connect(tmp_path / "cache.db")
+    try:
+        assert bulk.execute("PRAGMA cache_size").fetchone()[0] == -65536  # KiB: 64 MiB while connected
+        assert reads.execute("PRAGMA cache_size").fetchone()[0] == -2000  # SQLite's default
+    finally:
+        bulk.close()
+        reads.close()

@@ -40,10 +40,16 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, *, bulk: bool = False) -> sqlite3.Connection:
+    """A connection to the cache file; `bulk` for taking a day in or deleting one (not look-ups)."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # a cache: the core publishes it again, retained
+    if bulk:
+        # with SQLite's default 2 MB of pages the random inserts into the code index keep evicting;
+        # 64 MiB (while connected) took a 100,000-appointment day in 2.0 s instead of 2.7 s and
+        # deleted the replaced one in 0.7 s instead of 1.1 s
+        conn.execute("PRAGMA cache_size=-65536")
     conn.executescript(SCHEMA)
     return conn
 
@@ -111,7 +117,7 @@ def _ingest(path: str | Path, topic_day: str, payload: bytes, received: str, flo
             doctors[doc["id"]] = entry = [doc["specialty"], doc["id"], doc["name"], a["room"], a["floor"], 0,
                                           len(doctors)]
         entry[5] += booked
-    conn = connect(path)
+    conn = connect(path, bulk=True)
     try:
         conn.execute("BEGIN IMMEDIATE")
         generation = conn.execute("INSERT INTO counters VALUES ('generation', 1) ON CONFLICT (name) "
@@ -130,7 +136,7 @@ def collect_garbage(path: str | Path) -> int:
     """Delete the rows of generations no day points to any more (replaced days). Done after the
     swap, not in it: readers never see them (they look up through `days`), and deleting 100,000
     rows would add a second to every acceptance."""
-    conn = connect(path)
+    conn = connect(path, bulk=True)
     try:
         live = {g for (g,) in conn.execute("SELECT generation FROM days")}
         stale = [g for (g,) in conn.execute("SELECT generation FROM appointments GROUP BY generation")
@@ -160,7 +166,7 @@ def ingest_file(path: str | Path, topic_day: str, payload_file: str | Path, rece
 
 def forget_before(path: str | Path, cutoff_day: str) -> int:
     """Delete the cached days before `cutoff_day` (personal data past its retention)."""
-    conn = connect(path)
+    conn = connect(path, bulk=True)
     try:
         conn.execute("BEGIN IMMEDIATE")
         gone = conn.execute("DELETE FROM days WHERE day < ?", (cutoff_day,)).rowcount

@@ -27,7 +27,7 @@ from typing import TextIO
 from provisioning import udev
 
 OK, FAULT, SKIPPED = "ok", "fault", "skipped"
-# the Debian package that brings each player the config may name (voice.player)
+# the Debian package that brings the renderer and each player the config may name (voice.player)
 PLAYER_PACKAGES = {"aplay": "alsa-utils", "paplay": "pulseaudio-utils", "pw-play": "pipewire-bin", "play": "sox",
                    "espeak-ng": "espeak-ng"}
 BACKLOG_WARN = 1000  # undelivered events; more means the core has not taken events for a while

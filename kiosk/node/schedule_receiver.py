@@ -17,14 +17,14 @@ clock), the version floor per online period, the latest snapshot per day, what i
 why. The child only moves bytes and runs the same ingest function the controller runs for small
 snapshots.
 
-The child is spawned (the controller has threads: no fork), runs on idle CPU time only (SCHED_IDLE:
-answers first), dies with the
-controller (PR_SET_PDEATHSIG, and it ends when its pipe closes), and logs through the
-controller's logging. Stopping asks it to end; one still indexing after STOP_GRACE_S is ended
-(its transaction rolls back), so a controller stops in seconds even mid-snapshot. If it ends
-anyway, the controller logs it and starts another: the cache is unchanged (a snapshot being
-indexed is not taken) and the new connection brings the retained snapshot again. multiprocessing's spawn imports the main module in the child: every entry point
-keeps the `if __name__ == "__main__"` guard.
+The child is spawned (the controller has threads: no fork), runs on idle CPU time only
+(SCHED_IDLE: answers first), dies with the controller (PR_SET_PDEATHSIG, and it ends when its
+pipe closes), and logs through the controller's logging. Stopping asks it to end; one still
+indexing after STOP_GRACE_S is ended (its transaction rolls back), so a controller stops in
+seconds even mid-snapshot. If it ends anyway, the controller logs it and starts another: the
+cache is unchanged (a snapshot being indexed is not taken) and the new connection brings the
+retained snapshot again. multiprocessing's spawn imports the main module in the child: every
+entry point keeps the `if __name__ == "__main__"` guard.
 """
 from __future__ import annotations
 

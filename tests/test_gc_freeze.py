@@ -23,8 +23,12 @@ def test_objects_alive_at_start_up_are_frozen_out_of_full_collections(unfrozen):
     kept = [_Node() for _ in range(100)]
     assert gc.get_freeze_count() == 0
     frozen = freeze_startup_objects()
-    assert frozen == gc.get_freeze_count() >= len(kept)
-    assert not any(gc.is_tracked(n) and n in gc.get_objects(generation=2) for n in kept[:3])
+    # Not an equality with get_freeze_count() afterwards: frozen objects other threads drop
+    # (the test runner's own) are freed by reference counting and leave the count.
+    assert frozen >= len(kept)
+    in_collected_generations = {id(o) for g in range(3) for o in gc.get_objects(generation=g)}
+    assert all(gc.is_tracked(n) for n in kept)
+    assert not any(id(n) in in_collected_generations for n in kept)
 
 
 def test_cyclic_garbage_made_after_the_freeze_is_still_collected(unfrozen):

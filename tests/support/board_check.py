@@ -3,7 +3,7 @@ oracle, saves a PNG and exits.
 
     python -m tests.support.board_check CONFIG BOARD LANG|board WIDTHxHEIGHT PNG REPORT.json
 
-REPORT.json: {"problems": [...], "texts": [...], "size": [w, h]}. One Kivy app per process.
+REPORT.json: {"problems": [...], "texts": [...], "size": [w, h], "gl_samples": n, ...}. One Kivy app per process.
 """
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ def main(argv: list[str]) -> int:
 
     def inspect(app) -> None:
         from kivy.core.window import Window
+        from kivy.graphics.opengl import glGetIntegerv
+        GL_SAMPLES = 0x80A9
         problems = check_layout(app.root, Window.size, app.dpi)
         problems += check_text_size(app.root, app.dpi, min_text_mm=MIN_TEXT_MM)
         problems += [f"{text!r} is shortened on screen" for text in shortened(app.root)
                      if "·" not in text]  # only a long service name may be shortened
         Path(report_path).write_text(json.dumps({"problems": problems, "texts": app.texts(), "all_texts": app.texts(hidden=True),
-                                                 "size": list(Window.size), "online": app.online},
+                                                 "size": list(Window.size), "online": app.online,
+                                                 "gl_samples": glGetIntegerv(GL_SAMPLES)[0]},
                                                 ensure_ascii=False, indent=1), encoding="utf-8")
 
     return run(_args(config, board, lang, size, png), on_settled=inspect)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -81,10 +82,29 @@ def test_a_large_snapshot_is_received_and_indexed_by_the_child_its_bytes_never_r
     wait_until(site.cache.idle, 60, "the replaced rows deleted")
     assert site.cache.day(TODAY).appointments == 20_000
     assert site.cache.find_code(TODAY, "BK-019999").booking == "BK-019999"
-    assert _bytes_read(child) - theirs >= len(payload)  # off the socket (and the handover file, again)
+    assert _bytes_read(child) - theirs >= len(payload)  # off the socket
     assert _bytes_read() - ours < len(payload) // 20  # here: small events and the look-up's pages only
-    folder = site.cache.path.parent
-    assert not list(folder.glob("*.incoming-*")), "the handover file is deleted once indexed"
+    assert site.receiver.held() == 0, "the child forgets the snapshot once indexed"
+    assert not list(site.cache.path.parent.glob("*.incoming-*")), "nothing is handed over in a file"
+
+
+def test_large_snapshots_replaced_while_parked_or_ignored_are_forgotten_by_the_child(site):
+    site.publish(snapshot_payload(TODAY, 1, [f"BK-{i:06d}" for i in range(40_000)], MORNING), retain=False)
+    wait_until(lambda: not site.cache.idle(), 60, "the first large snapshot being indexed")
+    # while the worker is busy with it: two more of the same day (the second replaces the first
+    # while parked), one on a day the node does not serve (ignored unread) and one on tomorrow's
+    # topic whose body names another day (ignored once the child has read it)
+    bookings = [f"BK-{i:06d}" for i in range(15_000)]
+    for version in (2, 3):
+        site.publish(snapshot_payload(TODAY, version, bookings, MORNING), retain=False)
+    far = TODAY + timedelta(days=5)
+    site.core.publish(TOPICS.core_schedule(far), snapshot_payload(far, 1, bookings, MORNING),
+                      qos=1).wait_for_publish(20)
+    site.core.publish(TOPICS.core_schedule(TODAY + timedelta(days=1)), snapshot_payload(far, 1, bookings, MORNING),
+                      qos=1).wait_for_publish(20)
+    wait_until(lambda: site.cache.ignored == 2 and site.version() == 3 and site.cache.idle(), 90,
+               "the latest version cached, the other two judged")
+    assert site.receiver.held() == 0, "nothing left in the child's memory"
 
 
 def test_a_small_snapshot_comes_inline_and_the_latest_version_is_taken(site):
@@ -122,7 +142,7 @@ def test_the_receiver_killed_mid_snapshot_is_logged_and_restarted_and_the_cache_
     assert site.cache.day(TODAY).appointments == 5_000
 
 
-def test_stopping_the_controller_ends_its_receiver_process_and_leaves_no_handover_file(tmp_path, broker):
+def test_stopping_the_controller_ends_its_receiver_process(tmp_path, broker):
     config = make_config(tmp_path, broker.url)
     controller = build_controller(config)
     controller.start()
@@ -133,7 +153,6 @@ def test_stopping_the_controller_ends_its_receiver_process_and_leaves_no_handove
         controller.stop()
     assert _gone(pid), "the receiver process ended and was reaped"
     assert controller.schedule_receiver.pid is None
-    assert not list(tmp_path.glob("*.incoming-*"))
 
 
 def test_a_receiver_stopped_before_its_child_is_up_still_ends_it(tmp_path, broker):
@@ -184,7 +203,6 @@ def test_stopping_while_the_child_indexes_a_large_day_ends_it_within_seconds_and
         assert took < STOP_GRACE_S + 3, f"stop took {took:.1f} s"
         assert "the schedule receiver process was busy; ending it" in caplog.text
         assert _gone(child)
-        assert not list(s.cache.path.parent.glob("*.incoming-*")), "the handover file is deleted"
         wait_until(s.cache.idle, 30, "the ingest given up")
         assert s.version() == 1 and s.cache.find_code(TODAY, "BK-KEEP01")
         assert s.cache.find_code(TODAY, "BK-000001") is None

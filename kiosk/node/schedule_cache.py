@@ -10,8 +10,8 @@ Rules (docs/contract.md, "The node's schedule cache"):
   - a malformed body changes nothing; an empty one (a cleared retained message) neither.
 
 Work is kept off the controller's interpreter: the cache's broker connection lives in a child
-process (kiosk/node/schedule_receiver.py) that receives every snapshot, hands a large one over in
-a file and, asked by the cache, validates and indexes it; the controller never reads or copies a
+process (kiosk/node/schedule_receiver.py) that receives every snapshot, holds a large one in its
+memory and, asked by the cache, validates and indexes it; the controller never reads or copies a
 large snapshot. The cache keeps the rules: each snapshot is parked (the latest per day wins when
 several queue up) and one worker judges them in arrival order, taking a small one itself (a few
 ms) and asking the child for a large one. The rows live in SQLite beside the
@@ -33,7 +33,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from kiosk.node import schedule_ingest
-from kiosk.node.schedule_receiver import ScheduleReceiver
+from kiosk.node.schedule_receiver import HeldSnapshot, ScheduleReceiver
 from mqtt.models import Appointment, CoreStatus
 
 log = logging.getLogger("vestibule.schedule")
@@ -84,8 +84,8 @@ class ScheduleCache:
             self._install(CachedDay(day, version, count, received, generation, -1))
         self._epoch = 0
         self._core_online: bool | None = None  # None: not known on this connection yet
-        # day -> (latest payload or its handover file, epoch at arrival)
-        self._pending: dict[str, tuple[bytes | Path, int]] = {}
+        # day -> (latest payload, or the receiver's handle to it, epoch at arrival)
+        self._pending: dict[str, tuple[bytes | HeldSnapshot, int]] = {}
         self._cond = threading.Condition()
         self._stopping = False
         self._busy = False
@@ -108,17 +108,22 @@ class ScheduleCache:
         """A core/schedule/{date} message (topic and payload)."""
         self.snapshot_arrived(msg.topic.rsplit("/", 1)[-1], msg.payload)
 
-    def snapshot_arrived(self, topic_day: str, payload: bytes | Path) -> None:
-        """A snapshot of core/schedule/{topic_day}, inline or in a handover file (the receiver's,
-        deleted once judged): parked for the worker; a newer one of the same day replaces it."""
+    def snapshot_arrived(self, topic_day: str, payload: bytes | HeldSnapshot) -> None:
+        """A snapshot of core/schedule/{topic_day}, inline or held by the receiver (released once
+        judged): parked for the worker; a newer one of the same day replaces it."""
         if isinstance(payload, bytes | bytearray) and not payload:
             return  # a cleared retained snapshot (a past day): the purge forgets days, not the core
         with self._cond:
             replaced = self._pending.pop(topic_day, None)  # re-queued at the end: days are taken in arrival order
-            self._pending[topic_day] = (payload if isinstance(payload, Path) else bytes(payload), self._epoch)
+            self._pending[topic_day] = (payload if isinstance(payload, HeldSnapshot) else bytes(payload), self._epoch)
             self._cond.notify()
-        if replaced is not None and isinstance(replaced[0], Path):
-            replaced[0].unlink(missing_ok=True)
+        if replaced is not None:
+            self._release(replaced[0])
+
+    def _release(self, payload: bytes | HeldSnapshot) -> None:
+        """A held snapshot the worker will not index: the receiver forgets it (46 MB of its memory)."""
+        if isinstance(payload, HeldSnapshot) and self._receiver is not None:
+            self._receiver.release(payload)
 
     def core_status(self, payload: bytes) -> None:
         try:
@@ -157,8 +162,7 @@ class ScheduleCache:
         with self._cond:
             left, self._pending = list(self._pending.values()), {}
         for payload, _ in left:
-            if isinstance(payload, Path):
-                payload.unlink(missing_ok=True)
+            self._release(payload)
         with self._read_lock:
             self._read.close()
 
@@ -188,14 +192,14 @@ class ScheduleCache:
         today = self.now().astimezone(self.tz).date()
         return today.isoformat(), (today + timedelta(days=1)).isoformat()
 
-    def take(self, topic_day: str, payload: bytes | Path, epoch: int) -> None:
+    def take(self, topic_day: str, payload: bytes | HeldSnapshot, epoch: int) -> None:
         try:
             self._judge(topic_day, payload, epoch)
         finally:
-            if isinstance(payload, Path):
-                payload.unlink(missing_ok=True)  # the child deletes it once read; not if it never was
+            # the receiver forgets what it indexes; this is for one ignored (releasing twice is harmless)
+            self._release(payload)
 
-    def _judge(self, topic_day: str, payload: bytes | Path, epoch: int) -> None:
+    def _judge(self, topic_day: str, payload: bytes | HeldSnapshot, epoch: int) -> None:
         served = self.served_days()
         if topic_day not in served:
             self._ignore(topic_day, f"the node serves {served[0]} and {served[1]} only")
@@ -203,11 +207,11 @@ class ScheduleCache:
         current = self._days.get(topic_day)
         floor = current.version if current is not None and current.epoch == epoch else None
         received = self.now().isoformat()
-        in_child = isinstance(payload, Path)
+        in_child = isinstance(payload, HeldSnapshot)
         if in_child:
             if self._receiver is None:
-                raise RuntimeError("a handover file without a receiver to index it")
-            result = self._receiver.ingest_file(topic_day, payload, received, floor)
+                raise RuntimeError("a held snapshot without a receiver to index it")
+            result = self._receiver.ingest_held(topic_day, payload, received, floor)
             if result is None:
                 log.warning("the schedule snapshot for %s was not indexed (the receiver process ended or is "
                             "stopping); the cache is unchanged", topic_day)

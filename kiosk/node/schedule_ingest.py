@@ -153,17 +153,6 @@ def collect_garbage(path: str | Path) -> int:
         conn.close()
 
 
-def ingest_file(path: str | Path, topic_day: str, payload_file: str | Path, received: str,
-                floor_version: int | None) -> Ingested:
-    """`ingest` of a payload handed over in a file (the receiver process wrote it as it came off
-    the broker; only its path goes through the pipe to the controller and back)."""
-    try:
-        payload = Path(payload_file).read_bytes()
-    finally:
-        Path(payload_file).unlink(missing_ok=True)
-    return ingest(path, topic_day, payload, received, floor_version)
-
-
 def forget_before(path: str | Path, cutoff_day: str) -> int:
     """Delete the cached days before `cutoff_day` (personal data past its retention)."""
     conn = connect(path, bulk=True)

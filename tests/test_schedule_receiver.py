@@ -107,6 +107,39 @@ def test_large_snapshots_replaced_while_parked_or_ignored_are_forgotten_by_the_c
     assert site.receiver.held() == 0, "nothing left in the child's memory"
 
 
+def test_a_snapshot_past_the_held_limit_is_dropped_with_a_log_line_and_the_held_one_is_still_taken(
+        tmp_path, broker, caplog):
+    today = snapshot_payload(TODAY, 1, [f"BK-{i:06d}" for i in range(15_000)], MORNING)
+    tomorrow_day = TODAY + timedelta(days=1)
+    tomorrow = snapshot_payload(tomorrow_day, 1, [f"BK-{i:06d}" for i in range(15_000)], MORNING)
+    cache = ScheduleCache(tmp_path / "node-schedule.db", TZ, lambda: MORNING)
+    receiver = ScheduleReceiver(ReceiverSettings(
+        "127.0.0.1", broker.port, "vestibule-entrance-1-schedule", None, None, False, 15, TOPICS.core_status,
+        TOPICS.core_schedule_all, str(cache.path), held_limit=len(today) + len(tomorrow) - 1), cache)
+    cache.attach(receiver)
+    receiver.start()  # the cache's worker not yet: nothing is judged, so the child holds what comes
+    core = MqttClient("127.0.0.1", broker.port, "core", role="core")
+    core.start()
+    try:
+        assert core.wait_connected(20)
+        wait_until(lambda: receiver.pid, what="the receiver process started")
+        core.publish(TOPICS.core_schedule(TODAY), today, qos=1, retain=True).wait_for_publish(20)  # the child may still be subscribing
+        wait_until(lambda: receiver.held() == 1, 30, "today's snapshot held")
+        core.publish(TOPICS.core_schedule(tomorrow_day), tomorrow, qos=1).wait_for_publish(20)
+        wait_until(lambda: "is dropped" in caplog.text, 30, "tomorrow's refused, logged")
+        assert any(r.levelno == logging.ERROR and f"core/schedule/{tomorrow_day}" in r.getMessage()
+                   for r in caplog.records)
+        assert receiver.held() == 1
+        cache.start()
+        wait_until(lambda: cache.day(TODAY) is not None and cache.idle(), 60, "today's taken")
+        assert cache.day(TODAY).appointments == 15_000 and cache.day(tomorrow_day) is None
+        assert receiver.held() == 0
+    finally:
+        core.stop()
+        receiver.stop()
+        cache.stop()
+
+
 def test_a_small_snapshot_comes_inline_and_the_latest_version_is_taken(site):
     site.publish(snapshot_payload(TODAY, 4, ["BK-SMALL1"], MORNING))
     wait_until(lambda: site.version() == 4, 30, "the small snapshot cached")

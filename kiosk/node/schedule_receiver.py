@@ -94,6 +94,9 @@ class ReceiverSettings:
     core_schedule_all: str
     cache_path: str
     max_payload: int = DEFAULT_MAX_PAYLOAD
+    # bytes of snapshots held and not yet judged (None: 4 x max_payload; today's and tomorrow's,
+    # parked while one is indexed, need 2); past it a snapshot is dropped with a log line
+    held_limit: int | None = None
 
 
 class ScheduleReceiver:
@@ -350,12 +353,19 @@ def receiver_main(conn, settings: ReceiverSettings) -> None:
     # number -> payload, until the controller asks for it to be indexed or released; paho's
     # thread adds, this one takes (a dict's single operations are atomic)
     held: dict[int, bytes] = {}
+    held_limit = settings.held_limit or 4 * settings.max_payload
 
     def on_snapshot(msg) -> None:
         topic_day = msg.topic.rsplit("/", 1)[-1]
         payload = msg.payload
         if len(payload) < IN_PROCESS_BELOW:
             send("snapshot", topic_day, bytes(payload))
+            return
+        holding = sum(len(p) for p in list(held.values()))
+        if holding + len(payload) > held_limit:
+            log.error("the schedule snapshot on core/schedule/%s (%.1f MB) is dropped: %.1f MB of snapshots "
+                      "are still waiting to be judged; the cache keeps the day it has until the core "
+                      "publishes it again", topic_day, len(payload) / 1e6, holding / 1e6)
             return
         number = next(numbers)
         held[number] = payload

@@ -17,7 +17,7 @@ A held snapshot is not written to a file for the handover: writing 46 MB and rea
 two long copies inside the kernel, which this machine's kernel (no preemption inside the kernel)
 does not interrupt for a woken controller thread, idle priority or not. Alternated with the file
 handover, 6 acceptances each, the node's slowest pings while the snapshot came in were 8-18 ms
-instead of 22-31 ms, and the day was held 0.1 s sooner.
+instead of 22-31 ms, and the snapshot reached the cache 0.1 s sooner.
 
 The controller keeps every rule (kiosk/node/schedule_cache.py): which days it serves (its own
 clock), the version floor per online period, the latest snapshot per day, what it ignores and
